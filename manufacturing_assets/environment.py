@@ -1,0 +1,97 @@
+"""The one place where the environment becomes settings and resources.
+
+Every variable has a local default under one data folder (``MA_DATA_DIR``, default
+``./data``), so `dagster dev` and the CLI work on a fresh clone with no servers.
+
+| variable | default | meaning |
+|---|---|---|
+| MA_DATA_DIR | ./data | root of every local default below |
+| MA_LANDING_ROOT | $MA_DATA_DIR/landing | landing zone: a folder or s3://bucket/prefix |
+| MA_LAKE_ROOT | $MA_DATA_DIR/lake | Delta lake root: a folder or s3://bucket/prefix |
+| MA_ENGINE | polars | polars or spark |
+| MA_SPARK_MASTER | local[2] | Spark master URL when MA_ENGINE=spark |
+| MA_S3_ENDPOINT_URL | (AWS) | S3-compatible endpoint (MinIO, moto, ...) |
+| AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials |
+| MA_NOTIFIER | log | where failed checks are sent: log, webhook |
+| MA_WEBHOOK_URL | | webhook (Slack incoming webhooks work) for MA_NOTIFIER=webhook |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from manufacturing_assets.io_managers.delta import DeltaLakeIOManager
+from manufacturing_assets.resources.engine import EngineResource
+from manufacturing_assets.resources.landing_zone import LandingZone
+from manufacturing_assets.resources.notifier import Notifier
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_root: str
+    lake_root: str
+    engine: str = "polars"
+    spark_master: str = "local[2]"
+    s3_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_region: str | None = None
+    notifier: str = "log"
+    webhook_url: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("MA_DATA_DIR", "data")).resolve()
+        return cls(
+            data_dir=data_dir,
+            landing_root=env.get("MA_LANDING_ROOT", str(data_dir / "landing")),
+            lake_root=env.get("MA_LAKE_ROOT", str(data_dir / "lake")),
+            engine=env.get("MA_ENGINE", "polars"),
+            spark_master=env.get("MA_SPARK_MASTER", "local[2]"),
+            s3_endpoint_url=env.get("MA_S3_ENDPOINT_URL") or None,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            notifier=env.get("MA_NOTIFIER", "log"),
+            webhook_url=env.get("MA_WEBHOOK_URL") or None,
+        )
+
+    def delta_storage_options(self) -> dict[str, str]:
+        """delta-rs storage options for an ``s3://`` lake, from the same settings."""
+        if not self.lake_root.startswith("s3://"):
+            return {}
+        opts = {"AWS_REGION": self.aws_region or "us-east-1"}
+        if self.s3_endpoint_url:
+            opts["AWS_ENDPOINT_URL"] = self.s3_endpoint_url
+            if self.s3_endpoint_url.startswith("http://"):
+                opts["AWS_ALLOW_HTTP"] = "true"
+        if self.aws_access_key_id:
+            opts["AWS_ACCESS_KEY_ID"] = self.aws_access_key_id
+        if self.aws_secret_access_key:
+            opts["AWS_SECRET_ACCESS_KEY"] = self.aws_secret_access_key
+        return opts
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, Any]:
+    """Resources for the given settings (the environment's when omitted)."""
+    s = settings or Settings.from_env()
+    return {
+        "landing": LandingZone(
+            root=s.landing_root,
+            endpoint_url=s.s3_endpoint_url,
+            region_name=s.aws_region,
+            aws_access_key_id=s.aws_access_key_id,
+            aws_secret_access_key=s.aws_secret_access_key,
+        ),
+        "io_manager": DeltaLakeIOManager(
+            root_uri=s.lake_root, storage_options=s.delta_storage_options()
+        ),
+        "engine": EngineResource(name=s.engine, spark_master=s.spark_master),  # type: ignore[arg-type]
+        "notifier": Notifier(kind=s.notifier, webhook_url=s.webhook_url),  # type: ignore[arg-type]
+    }

@@ -1,0 +1,186 @@
+"""Sensor readings: bronze -> silver + quarantine, silver -> gold ``sensor_hourly``.
+
+Pure Narwhals; runs on Polars and PySpark. Contract sections 3.1, 5, 6.1 and 7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import narwhals as nw
+
+from manufacturing_assets.contract import (
+    CORE_METRICS,
+    METRIC_PREFIX,
+    METRIC_RANGES,
+    SENSOR_STATUSES,
+    SENTINELS,
+)
+from manufacturing_assets.transforms.common import (
+    Frame,
+    accepted_rows,
+    classify,
+    ensure_columns,
+    flags_expr,
+    for_dates,
+    plant_mismatch,
+    quarantine_rows,
+    standard_checks,
+    text,
+    with_event_time,
+)
+
+# A number only if it is a decimal literal (an exponent is tolerated: JSON numbers may
+# be rendered that way); anything else non-empty is `unparseable`.
+DECIMAL_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+DEDUP_KEY = ("device_id", "ts")
+SILVER_KEY_COLUMNS = (
+    "plant_id",
+    "production_date",
+    "device_id",
+    "machine_id",
+    "ts",
+    "firmware",
+    "status",
+)
+
+
+@dataclass
+class SilverResult:
+    silver: Frame
+    quarantine: Frame
+    extra_metrics: list[str]  # unknown metric keys promoted to columns
+
+
+def metric_keys(columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(core metrics, unknown metric keys) present among the bronze columns."""
+    keys = [c[len(METRIC_PREFIX) :] for c in columns if c.startswith(METRIC_PREFIX)]
+    extra = sorted(k for k in keys if k not in CORE_METRICS and k != "temperature_f")
+    return list(CORE_METRICS), extra
+
+
+def _metric(raw: nw.Expr, fahrenheit: nw.Expr | None = None) -> dict[str, nw.Expr]:
+    """Order of operations of contract section 7: parse, sentinel (as sent), convert."""
+    is_num = raw.str.contains(DECIMAL_RE).fill_null(False)
+    sent = nw.when(is_num).then(raw.cast(nw.Float64()))
+    sentinel = sent.is_in(list(SENTINELS)).fill_null(False)
+    value = nw.when(sentinel).then(nw.lit(None, nw.Float64())).otherwise(sent)
+    if fahrenheit is not None:
+        value = nw.when(fahrenheit).then((value - 32.0) * 5.0 / 9.0).otherwise(value)
+    return {
+        "value": value,
+        "unparseable": ~raw.is_null() & ~is_num,
+        "sentinel": sentinel,
+    }
+
+
+def silver_sensor_readings(bronze: Frame, tz: str, dates: Sequence[date]) -> SilverResult:
+    """Validate, conform and split the bronze readings of one plant.
+
+    ``bronze`` holds the landing folders D-1..D+1 of every date D in ``dates``; the result
+    keeps the records whose production date is in ``dates`` (contract section 2).
+    Re-deliveries are removed from ``silver``; ``deliveries`` says how many copies of each
+    reading arrived, so ``sum(deliveries) - rows`` is the number removed.
+    """
+    _, extra = metric_keys(bronze.collect_schema().names())
+    bronze = ensure_columns(
+        bronze,
+        [METRIC_PREFIX + m for m in (*CORE_METRICS, "temperature_f", *extra)]
+        + ["device_id", "machine_id", "ts", "firmware", "status", "record_plant_id"],
+    )
+    frame = with_event_time(bronze, "ts", tz)
+    frame = classify(frame, standard_checks("device_id", "missing_device_id", "ts"))
+    frame = for_dates(frame, dates)
+    quarantine = quarantine_rows(frame)
+
+    rows = accepted_rows(frame)
+    rows = rows.with_columns(
+        nw.col("line_number")
+        .count()
+        .over("device_id", "ts_utc")
+        .cast(nw.Int64())
+        .alias("deliveries")
+    ).unique(["device_id", "ts_utc"], keep="first", order_by=["source", "line_number"])
+
+    temp_c = text(METRIC_PREFIX + "temperature_c")
+    temp_f = text(METRIC_PREFIX + "temperature_f")
+    is_f = temp_c.is_null() & ~temp_f.is_null()
+    parsed = {"temperature_c": _metric(nw.when(is_f).then(temp_f).otherwise(temp_c), is_f)}
+    for m in (*CORE_METRICS[1:], *extra):
+        parsed[m] = _metric(text(METRIC_PREFIX + m))
+
+    values = {m: p["value"].alias(m) for m, p in parsed.items()}
+    out_of_range = {
+        m: ~values[m].is_null() & ~values[m].is_between(lo, hi, closed="both")
+        for m, (lo, hi) in METRIC_RANGES.items()
+    }
+    flags: list[tuple[str, nw.Expr]] = []
+    for m, p in parsed.items():
+        flags.append((f"unparseable:{m}", p["unparseable"]))
+        flags.append((f"sentinel:{m}", p["sentinel"]))
+        if m in out_of_range:
+            flags.append((f"out_of_range:{m}", out_of_range[m]))
+    status = text("status")
+    flags.append(
+        ("invalid_status", ~status.is_in(list(SENSOR_STATUSES)).fill_null(False) | status.is_null())
+    )
+    flags.append(("plant_mismatch", plant_mismatch()))
+    any_out = nw.lit(False)
+    for cond in out_of_range.values():
+        any_out = any_out | cond.fill_null(False)
+
+    silver = rows.select(
+        nw.col("plant_id"),
+        nw.col("production_date"),
+        text("device_id").alias("device_id"),
+        text("machine_id").alias("machine_id"),
+        nw.col("ts_utc").alias("ts"),
+        text("firmware").alias("firmware"),
+        status.alias("status"),
+        is_f.fill_null(False).alias("temperature_from_f"),
+        *values.values(),
+        (~any_out).alias("is_valid"),
+        flags_expr(flags).alias("flags"),
+        nw.col("deliveries"),
+        text("record_plant_id").alias("record_plant_id"),
+        nw.col("landing_date"),
+        nw.col("source"),
+        nw.col("file_hash"),
+        nw.col("line_number"),
+        nw.col("ingested_at"),
+    )
+    return SilverResult(silver=silver, quarantine=quarantine, extra_metrics=extra)
+
+
+def gold_sensor_hourly(silver: Frame) -> Frame:
+    """Contract 6.1: per plant, machine and UTC hour (and production date, which differs
+    from the hour start's date only where an hour spans local midnight)."""
+    in_range = {
+        m: nw.when(nw.col(m).is_between(lo, hi, closed="both")).then(nw.col(m))
+        for m, (lo, hi) in METRIC_RANGES.items()
+    }
+    frame = silver.with_columns(
+        nw.col("ts").dt.truncate("1h").alias("hour_start_utc"),
+        nw.col("is_valid").cast(nw.Int64()).alias("_valid"),
+        *[expr.alias(f"_{m}") for m, expr in in_range.items()],
+    )
+    aggs: list[nw.Expr] = [
+        nw.len().cast(nw.Int64()).alias("readings"),
+        nw.col("_valid").sum().cast(nw.Int64()).alias("valid_readings"),
+    ]
+    for m in METRIC_RANGES:
+        aggs += [
+            nw.col(f"_{m}").mean().alias(f"{m}_avg"),
+            nw.col(f"_{m}").min().alias(f"{m}_min"),
+            nw.col(f"_{m}").max().alias(f"{m}_max"),
+        ]
+    aggs.append(
+        nw.col("_vibration_mm_s").quantile(0.95, interpolation="linear").alias("vibration_mm_s_p95")
+    )
+    return (
+        frame.group_by("plant_id", "production_date", "machine_id", "hour_start_utc")
+        .agg(*aggs)
+        .sort("plant_id", "production_date", "machine_id", "hour_start_utc")
+    )
