@@ -162,6 +162,7 @@ class _Rec:
     production_date: date | None = None  # of the ts as written (None: missing/unparseable)
     batch: int | None = None
     location: tuple[str, int] | None = None  # (file key, line number)
+    interior: bool | None = None  # cached: >= 90 min away from the folder day's midnights
 
 
 def _sha256(data: bytes) -> str:
@@ -197,8 +198,7 @@ class _Generator:
         self.extra_files: dict[tuple[str, str, date], list[tuple[str, str]]] = {}
         self.noise_seq: dict[str, int] = {}
         self.manifest_files: dict[str, dict[str, dict[str, list[dict]]]] = {
-            s: {p: {d.isoformat(): [] for d in self.dates} for p in self.plant_ids}
-            for s in STREAMS
+            s: {p: {d.isoformat(): [] for d in self.dates} for p in self.plant_ids} for s in STREAMS
         }
         self.redelivered_files: list[dict] = []
 
@@ -264,9 +264,7 @@ class _Generator:
                 "machine_id": m.machine_id,
                 "ts": fmt_ts(t, m.zone),
                 "firmware": m.firmware,
-                "status": "active"
-                if state == "RUNNING"
-                else ("faulty" if state == "DOWN" else "idle"),
+                "status": _status(state),
                 "metrics": _metrics(rng, state, humidity_base),
             }
             rec = self._new("sensor_readings", m.plant_id, fields, t)
@@ -390,7 +388,10 @@ class _Generator:
 
         for stream in STREAMS:
             parts = [
-                (p, d) for p in self.plant_ids for d in self.dates if (stream, p, d) not in self.empty
+                (p, d)
+                for p in self.plant_ids
+                for d in self.dates
+                if (stream, p, d) not in self.empty
             ]
             self.dup_file_partition[stream] = r.choice(parts)
 
@@ -405,7 +406,12 @@ class _Generator:
             ("machine_events", "not_json_file"),
         ):
             p, d = r.choice(
-                [(p, d) for p in self.plant_ids for d in self.dates if (stream, p, d) not in self.empty]
+                [
+                    (p, d)
+                    for p in self.plant_ids
+                    for d in self.dates
+                    if (stream, p, d) not in self.empty
+                ]
             )
             self.extra_files.setdefault((stream, p, d), []).append((kind, f"{r.random():.12f}"))
             self._count(stream, kind)
@@ -416,10 +422,11 @@ class _Generator:
         if (rec.stream, rec.plant_id, rec.folder) in self.empty:
             return False
         if interior:
-            start, end = day_bounds(rec.folder, self.zones[rec.plant_id])
-            margin = timedelta(minutes=90)
-            if not (start + margin <= rec.instant < end - margin):
-                return False
+            if rec.interior is None:
+                start, end = day_bounds(rec.folder, self.zones[rec.plant_id])
+                margin = timedelta(minutes=90)
+                rec.interior = start + margin <= rec.instant < end - margin
+            return rec.interior
         return True
 
     def _pick(self, r: random.Random, stream: str, n: int, pred=None) -> list[_Rec]:
@@ -433,8 +440,15 @@ class _Generator:
         rec.kind, rec.variant, rec.formats, rec.special = kind, variant, formats, True
         self._count(rec.stream, kind)
 
-    def _clone(self, r: random.Random, tpl: _Rec, kind: str, variant: str | None, formats=None,
-               days: int = 0) -> _Rec:
+    def _clone(
+        self,
+        r: random.Random,
+        tpl: _Rec,
+        kind: str,
+        variant: str | None,
+        formats=None,
+        days: int = 0,
+    ) -> _Rec:
         """An extra record cloned from ``tpl`` with a fresh, unique key."""
         self._rid += 1
         rec = _Rec(
@@ -517,8 +531,10 @@ class _Generator:
                 v = variants[i % len(variants)]
                 rec = self._clone(r, tpl, "malformed_record", v, any_json)
                 text = json.dumps(rec.fields, ensure_ascii=False)
-                rec.raw_line = text[: len(text) // 2] if v == "truncated_json" else json.dumps(
-                    list(rec.fields.values()), ensure_ascii=False
+                rec.raw_line = (
+                    text[: len(text) // 2]
+                    if v == "truncated_json"
+                    else json.dumps(list(rec.fields.values()), ensure_ascii=False)
                 )
                 rec.key, rec.production_date = None, None
 
@@ -554,8 +570,6 @@ class _Generator:
                     rec.fields[name] = None
                 if name == ts_field:
                     rec.production_date = None
-                if name != ts_field and name != "machine_id" or name == "machine_id":
-                    rec.key = None if name != ts_field or True else rec.key
 
         for i in range(howmany()):
             tpl = pick_one()
@@ -629,8 +643,12 @@ class _Generator:
             self._shot_molds(r, howmany)
 
         # exact re-deliveries of single records (another file of the same folder)
-        family = {"sensor_readings": any_json, "shots": any_json, "machine_events": ("jsonl",),
-                  "quality_inspections": ("csv",)}[stream]
+        family = {
+            "sensor_readings": any_json,
+            "shots": any_json,
+            "machine_events": ("jsonl",),
+            "quality_inspections": ("csv",),
+        }[stream]
         dup_part = self.dup_file_partition[stream]
         for x in self._pick(r, stream, howmany(), lambda x: (x.plant_id, x.folder) != dup_part):
             x.formats = family  # the original: special (kept out of the re-delivered batch)
@@ -652,27 +670,25 @@ class _Generator:
             self.records[stream].append(dup)
             self._count(stream, "duplicate_record")
 
-        self._count(stream, "duplicate_file")
-
     def _dst_gap_readings(self, r: random.Random) -> None:
-        """An extra reading whose offset-less wall time falls in a spring-forward gap."""
+        """One extra reading whose offset-less wall time falls in a spring-forward gap."""
         for p in self.world.plants:
             for d in self.dates:
                 start, end = day_bounds(d, p.zone)
-                if (end - start) >= timedelta(hours=24):
-                    continue
-                # find the gap: a wall time that does not exist
-                probe = start
-                while probe < end:
-                    before = probe.astimezone(p.zone).utcoffset()
-                    after = (probe + timedelta(minutes=15)).astimezone(p.zone).utcoffset()
-                    if after != before:
-                        break
-                    probe += timedelta(minutes=15)
-                wall = (probe + timedelta(minutes=15)).astimezone(p.zone).replace(tzinfo=None)
-                wall = wall.replace(minute=30, second=0, microsecond=0) - (after - before)
+                if end - start >= timedelta(hours=24):
+                    continue  # no gap on this day
+                t = start
+                while (
+                    t < end
+                    and t.astimezone(p.zone).utcoffset() == start.astimezone(p.zone).utcoffset()
+                ):
+                    t += timedelta(minutes=1)
+                before = start.astimezone(p.zone).utcoffset()
+                gap = t.astimezone(p.zone).utcoffset() - before
+                # wall clock just before the jump, plus half the gap: a time that never exists
+                wall = (t + before).replace(tzinfo=None) + gap / 2
                 m = p.machines[0]
-                instant = wall.replace(tzinfo=p.zone).astimezone(UTC)  # fold=0: gap shifts forward
+                instant = wall.replace(tzinfo=p.zone).astimezone(UTC)  # fold=0: shifted forward
                 while (m.device_id, _us(instant)) in self.keys["sensor_readings"]:
                     instant += timedelta(milliseconds=1)
                     wall += timedelta(milliseconds=1)
@@ -683,7 +699,7 @@ class _Generator:
                     "machine_id": m.machine_id,
                     "ts": wall.isoformat(timespec="milliseconds"),
                     "firmware": m.firmware,
-                    "status": "active" if state == "RUNNING" else "idle",
+                    "status": _status(state),
                     "metrics": _metrics(r, state, 45.0),
                 }
                 rec = self._new("sensor_readings", p.plant_id, fields, instant)
@@ -722,19 +738,25 @@ class _Generator:
         for i, x in enumerate(self._pick(r, stream, howmany())):
             metric = r.choice(METRICS)
             value = x.fields["metrics"][metric]
-            bad = ["n/a", "ERR", "--", str(value).replace(".", ",") + ("" if "." in str(value) else ",0")]
+            bad = ["n/a", "ERR", "--", str(value).replace(".", ",")]
             x.fields["metrics"][metric] = bad[i % len(bad)]
             self._mark(x, "unparseable", metric, None)
         # firmware 3.1.0 on one device at the end of the window: Fahrenheit
         n = howmany()
         if n:
-            device = r.choice(sorted({x.fields["device_id"] for x in self.records[stream] if x.fields}))
+            device = r.choice([m.device_id for p in self.world.plants for m in p.machines])
             last_day = self.dates[-1]
-            cands = [
-                x
-                for x in self.records[stream]
-                if self._eligible(x) and x.fields["device_id"] == device and x.folder == last_day
-            ]
+            # the device's last readings of the window (after the upgrade), in time order
+            cands = sorted(
+                (
+                    x
+                    for x in self.records[stream]
+                    if self._eligible(x, interior=False)
+                    and x.fields.get("device_id") == device
+                    and x.folder == last_day
+                ),
+                key=lambda x: x.instant,
+            )
             for x in cands[-n:]:
                 mt = x.fields["metrics"]
                 c = mt.pop("temperature_c")
@@ -837,7 +859,8 @@ class _Generator:
         if self.config.bad_input and self.dup_file_partition.get(stream) == (plant_id, d):
             pref = "csv" if stream == "quality_inspections" else "jsonl"
             options = [i for i, f in enumerate(plan) if f == pref and batches[i]]
-            redeliver = r.choice(options)
+            options = options or [i for i in range(len(plan)) if batches[i]]
+            redeliver = r.choice(options) if options else None
         for x in recs:
             if x.special and x.dup_of is None:
                 allowed = [
@@ -895,9 +918,15 @@ class _Generator:
                 }
             )
             self.bad_files.append(
-                {"stream": stream, "kind": "duplicate_file", "plant_id": plant_id,
-                 "date": d.isoformat(), "key": key}
+                {
+                    "stream": stream,
+                    "kind": "duplicate_file",
+                    "plant_id": plant_id,
+                    "date": d.isoformat(),
+                    "key": key,
+                }
             )
+            self._count(stream, "duplicate_file")
         for kind, salt in self.extra_files.get((stream, plant_id, d), []):
             seq += 1
             if kind == "corrupt_gzip":
@@ -916,8 +945,13 @@ class _Generator:
             entry[kind] = True
             entries.append(entry)
             self.bad_files.append(
-                {"stream": stream, "kind": kind, "plant_id": plant_id, "date": d.isoformat(),
-                 "key": key}
+                {
+                    "stream": stream,
+                    "kind": kind,
+                    "plant_id": plant_id,
+                    "date": d.isoformat(),
+                    "key": key,
+                }
             )
 
     def _write_reference(self) -> dict:
@@ -948,7 +982,11 @@ class _Generator:
                 for d in self.dates:
                     files = self.manifest_files[s][p][d.isoformat()]
                     n = sum(f["records"] for f in files)
-                    parts[p][d.isoformat()] = {"files": len(files), "records": n, "file_list": files}
+                    parts[p][d.isoformat()] = {
+                        "files": len(files),
+                        "records": n,
+                        "file_list": files,
+                    }
                     tot_files += len(files)
                     tot_recs += n
             streams[s] = {"files": tot_files, "records": tot_recs, "partitions": parts}
@@ -966,9 +1004,7 @@ class _Generator:
                     "variant": x.variant,
                     "plant_id": x.plant_id,
                     "date": x.folder.isoformat(),
-                    "production_date": x.production_date.isoformat()
-                    if x.production_date
-                    else None,
+                    "production_date": x.production_date.isoformat() if x.production_date else None,
                     "key": x.location[0],
                     "line": x.location[1],
                 }
@@ -1017,11 +1053,14 @@ class _Generator:
             "reference": reference,
             "bad_input": {s: dict(self.bad_counts[s]) for s in STREAMS},
             "bad_records": bad_records,
-            "bad_files": sorted(self.bad_files, key=lambda f: (f["stream"], f["kind"], f["key"] or "")),
+            "bad_files": sorted(
+                self.bad_files, key=lambda f: (f["stream"], f["kind"], f["key"] or "")
+            ),
             "redelivered_records": redelivered_records,
             "redelivered_files": sorted(self.redelivered_files, key=lambda f: f["copy_key"]),
             "empty_partitions": [
-                {"stream": s, "plant_id": p, "date": d.isoformat()} for s, p, d in sorted(self.empty)
+                {"stream": s, "plant_id": p, "date": d.isoformat()}
+                for s, p, d in sorted(self.empty)
             ],
             "history": {
                 "machine_tonnage_change": w.tonnage_change,
@@ -1041,6 +1080,10 @@ class _Generator:
                     if before and all(e[0] != midnight for e in m.events):
                         n += 1
         return n
+
+
+def _status(state: str) -> str:
+    return "active" if state == "RUNNING" else ("faulty" if state == "DOWN" else "idle")
 
 
 def _metrics(rng: random.Random, state: str, humidity_base: float) -> dict[str, float]:
@@ -1093,7 +1136,10 @@ def _serialize(stream: str, fmt: str, batch: list[_Rec]) -> tuple[bytes, list[in
             w.writerow(cols)
             for x in batch:
                 f, mt = x.fields, x.fields.get("metrics", {})
-                w.writerow([_cell(f.get(c)) for c in SENSOR_CSV_BASE] + [_cell(mt.get(c)) for c in cols[6:]])
+                w.writerow(
+                    [_cell(f.get(c)) for c in SENSOR_CSV_BASE]
+                    + [_cell(mt.get(c)) for c in cols[6:]]
+                )
         else:
             w.writerow(INSPECTION_COLUMNS)
             for x in batch:
@@ -1121,7 +1167,13 @@ def _serialize(stream: str, fmt: str, batch: list[_Rec]) -> tuple[bytes, list[in
 
 
 def _file_entry(key: str, fmt: str, data: bytes, records: int) -> dict:
-    return {"key": key, "format": fmt, "records": records, "bytes": len(data), "sha256": _sha256(data)}
+    return {
+        "key": key,
+        "format": fmt,
+        "records": records,
+        "bytes": len(data),
+        "sha256": _sha256(data),
+    }
 
 
 def generate_landing_zone(landing: LandingZone, config: GeneratorConfig | None = None) -> dict:

@@ -8,6 +8,7 @@ records are written.
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,6 +26,7 @@ def local_instant(d: date, hour: int, minute: int, zone: ZoneInfo) -> datetime:
     return datetime.combine(d, time(hour, minute), tzinfo=zone).astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def day_bounds(d: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return local_midnight(d, zone), local_midnight(d + timedelta(days=1), zone)
 
@@ -412,10 +414,12 @@ def build_world(config: GeneratorConfig) -> World:
     first = dates[0]
     for p in plants:
         for i, m in enumerate(p.machines):
-            mounted = local_instant(first - timedelta(days=rng.randint(5, 40)), 6, 0, p.zone)
+            mounted_day = first - timedelta(days=rng.randint(5, 40))
+            mounted = local_instant(mounted_day, 6, 0, p.zone)
             if i == 0:
                 older = new_mold()
-                since = mounted - timedelta(days=rng.randint(20, 60))
+                since_day = mounted_day - timedelta(days=rng.randint(20, 60))
+                since = local_instant(since_day, 6, 0, p.zone)
                 m.assignments.append(Assignment(m.machine_id, older.mold_id, since, mounted))
             m.assignments.append(Assignment(m.machine_id, new_mold().mold_id, mounted, None))
     # spare molds that are never mounted in the window
