@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date as date_type
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ def generate_sensor_readings_benchmark(
     seed: int = 7,
     timezone: str | None = None,
     prefix: str = "bench",
+    workers: int = 2,
 ) -> dict:
     """Write ``n_readings`` sensor readings of ``plant_id`` for ``date`` as ``files`` files.
 
@@ -55,22 +57,26 @@ def generate_sensor_readings_benchmark(
     start = datetime.combine(day, time(0), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     start_us = int(start.timestamp()) * 1_000_000
-    span_us = int((end - start).total_seconds()) * 1_000_000
+    span_us = int(end.timestamp()) * 1_000_000 - start_us  # 23 h / 25 h on DST days
     folder = f"raw/sensor_readings/plant={plant_id}/date={day.isoformat()}"
 
     sizes = [n_readings // files + (1 if i < n_readings % files else 0) for i in range(files)]
-    out_files = []
-    first = 0
-    for i, size in enumerate(sizes):
+    firsts = [sum(sizes[:i]) for i in range(files)]
+
+    def one(i: int) -> dict:
         gz = gz_every > 0 and i % gz_every == 1 % gz_every
         fmt = "jsonl.gz" if gz else "jsonl"
         key = f"{folder}/{prefix}-{day:%Y%m%d}-{i + 1:04d}.{fmt}"
-        data = _render(plant_id, tz, first, size, n_readings, start_us, span_us, machines, seed, i)
-        if gz:
+        data = _render(
+            plant_id, tz, firsts[i], sizes[i], n_readings, start_us, span_us, machines, seed, i
+        )
+        if gz:  # zlib releases the GIL: compression overlaps the next file's rendering
             data = gzip.compress(data, compresslevel=1, mtime=0)
         landing.write_bytes(key, data)
-        out_files.append({"key": key, "format": fmt, "records": size, "bytes": len(data)})
-        first += size
+        return {"key": key, "format": fmt, "records": sizes[i], "bytes": len(data)}
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, files))) as pool:
+        out_files = list(pool.map(one, range(files)))
     return {"plant_id": plant_id, "date": day.isoformat(), "rows": n_readings, "files": out_files}
 
 

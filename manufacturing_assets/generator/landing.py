@@ -139,7 +139,7 @@ BAD_TIMESTAMPS = (
 )
 NOT_JSON_PAGE = (
     "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
-    "</h1></center><hr><center>nginx</center></body></html>\n"
+    "</h1></center><hr><center>nginx</center><!-- request {request} --></body></html>\n"
 )
 _NEAR_MIDNIGHT = (45 * 60, 3600, 3 * 3600, 6 * 3600, 12 * 3600)  # seconds, widening
 
@@ -937,7 +937,8 @@ class _Generator:
                 n = 0
             else:
                 fmt = "jsonl"
-                data = NOT_JSON_PAGE.encode()
+                request = hashlib.sha1(f"{self.config.seed}/{salt}".encode()).hexdigest()
+                data = NOT_JSON_PAGE.format(request=request).encode()
                 n = 1
             key = f"{folder}/{prefix}-{d:%Y%m%d}-{seq:04d}.{fmt}"
             self.landing.write_bytes(key, data)

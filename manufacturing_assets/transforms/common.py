@@ -8,7 +8,7 @@ from typing import Any
 
 import narwhals as nw
 
-from manufacturing_assets.transforms.native import parse_timestamp
+from manufacturing_assets.transforms.native import local_date, parse_timestamp
 
 Frame = nw.LazyFrame[Any]
 
@@ -47,9 +47,7 @@ def ensure_columns(frame: Frame, columns: Sequence[str]) -> Frame:
 def with_event_time(frame: Frame, ts_column: str, tz: str) -> Frame:
     """Parse ``ts_column`` into ``ts_utc`` and derive the plant-local ``event_date``."""
     frame = parse_timestamp(frame, ts_column, tz, "ts_utc")
-    return frame.with_columns(
-        nw.col("ts_utc").dt.convert_time_zone(tz).dt.date().alias("event_date")
-    )
+    return local_date(frame, "ts_utc", tz, "event_date")
 
 
 def reason_expr(checks: Sequence[tuple[str, nw.Expr, nw.Expr]]) -> tuple[nw.Expr, nw.Expr]:

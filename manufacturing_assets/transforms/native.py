@@ -77,3 +77,18 @@ def _parse_spark(native: Any, column: str, tz: str, alias: str) -> Any:
     local_utc = F.to_utc_timestamp(naive, tz)
     has_offset = text.rlike(r"([+-]\d{2}:?\d{2})$")
     return native.withColumn(alias, F.when(has_offset, aware).otherwise(local_utc))
+
+
+def local_date(frame: nw.LazyFrame[Any], column: str, tz: str, alias: str) -> nw.LazyFrame[Any]:
+    """Add ``alias``: the calendar date of the UTC instant ``column`` in time zone ``tz``
+    (Narwhals cannot convert time zones on Spark, whose zone lives in the session)."""
+    native = nw.to_native(frame)
+    if is_spark(frame):
+        from pyspark.sql import functions as F
+
+        out = native.withColumn(alias, F.to_date(F.from_utc_timestamp(F.col(column), tz)))
+    else:
+        import polars as pl
+
+        out = native.with_columns(pl.col(column).dt.convert_time_zone(tz).dt.date().alias(alias))
+    return nw.from_native(out)

@@ -1,0 +1,397 @@
+"""Star-schema dimensions: SCD type 2 from daily reference snapshots, the as-of join
+facts use to pick a dimension version, and the calendar (``dim_date``).
+
+Pure Narwhals (runs on Polars and PySpark), except :func:`with_stable_hash`, the one
+primitive Narwhals lacks (a hash that is identical on every engine and every run),
+implemented once per engine like ``transforms/native.py``.
+
+SCD2 semantics (contract sections 4 and 7, ``docs/contract-decisions.md``):
+- the history is rebuilt from *all* snapshots sorted by ``snapshot_date`` on every run, so
+  a snapshot that lands late (an older date arriving after newer ones) is placed where it
+  belongs, and re-running with the same snapshots yields identical rows;
+- a new version starts when an attribute changes (values compared typed, null-safe), or
+  when a key reappears after being absent from one or more snapshots;
+- ``valid_from`` is the first snapshot date of the version; ``valid_to`` (exclusive) is the
+  next snapshot date after its last snapshot: the date of the change, or the date of the
+  first snapshot the key is missing from (closed, never deleted); null while current;
+- ``<entity>_sk`` is a stable hash of (natural key, ``valid_from``): rebuilding from the
+  same snapshots, on either engine, gives the same keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals as nw
+
+from manufacturing_assets.transforms.common import Frame, text
+
+DECIMAL_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+STRING, FLOAT, INT = "string", "float", "int"
+SCD2_COLUMNS = ("valid_from", "valid_to", "is_current")
+HASH_HEX_DIGITS = 15  # 60 bits of sha256: a positive Int64 on every engine
+
+
+@dataclass(frozen=True)
+class DimensionSpec:
+    """One SCD2 dimension built from the reference entity ``entity``."""
+
+    name: str  # "machine" -> table `dim_machine`, surrogate key `machine_sk`
+    entity: str  # reference entity, e.g. "machines"
+    key: str  # natural key column
+    attributes: dict[str, str] = field(default_factory=dict)  # column -> STRING|FLOAT|INT
+
+    @property
+    def table(self) -> str:
+        return f"dim_{self.name}"
+
+    @property
+    def sk(self) -> str:
+        return f"{self.name}_sk"
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.sk, self.key, *self.attributes, *SCD2_COLUMNS]
+
+    @property
+    def snapshot_attributes(self) -> list[str]:
+        """Attributes read from the entity's own snapshots (dim_mold adds `part_id`)."""
+        return [a for a in self.attributes if not (self.name == "mold" and a == "part_id")]
+
+
+DIMENSIONS: dict[str, DimensionSpec] = {
+    s.name: s
+    for s in (
+        DimensionSpec(
+            "plant",
+            "plants",
+            "plant_id",
+            {"plant_name": STRING, "region": STRING, "country": STRING, "timezone": STRING},
+        ),
+        DimensionSpec("line", "lines", "line_id", {"plant_id": STRING, "line_name": STRING}),
+        DimensionSpec(
+            "machine",
+            "machines",
+            "machine_id",
+            {"plant_id": STRING, "line_id": STRING, "machine_type": STRING, "tonnage": FLOAT},
+        ),
+        DimensionSpec(
+            "mold",
+            "molds",
+            "mold_id",
+            {
+                "cavities": INT,
+                "ideal_cycle_time_s": FLOAT,
+                "supplier_id": STRING,
+                "part_id": STRING,  # from `mold_parts`, as of each molds snapshot
+            },
+        ),
+        DimensionSpec(
+            "part",
+            "parts",
+            "part_id",
+            {"part_name": STRING, "unit_cost": FLOAT, "unit_price": FLOAT, "customer_id": STRING},
+        ),
+        DimensionSpec(
+            "company", "companies", "company_id", {"company_name": STRING, "company_type": STRING}
+        ),
+    )
+}
+MOLD_PARTS = DimensionSpec("mold_part", "mold_parts", "mold_id", {"part_id": STRING})
+
+
+# ---------------------------------------------------------------- typing snapshots
+
+
+def number(name: str) -> nw.Expr:
+    """Text -> Float64 when it is a decimal literal, else null (never an error)."""
+    raw = text(name)
+    return nw.when(raw.str.contains(DECIMAL_RE).fill_null(False)).then(raw.cast(nw.Float64()))
+
+
+def integer(name: str) -> nw.Expr:
+    """Text -> Int64 when it is an integral number (``4`` or ``4.0``), else null."""
+    value = number(name)
+    return nw.when(value == value.round(0)).then(value.cast(nw.Int64()))
+
+
+def typed(name: str, kind: str) -> nw.Expr:
+    if kind == FLOAT:
+        return number(name).alias(name)
+    if kind == INT:
+        return integer(name).alias(name)
+    return text(name).alias(name)
+
+
+def typed_snapshots(reference: Frame, spec: DimensionSpec) -> Frame:
+    """One row per (natural key, snapshot_date) with typed attributes.
+
+    Rows without a natural key are dropped; if a snapshot lists a key twice the first
+    row of the file wins (``line_number``). :func:`snapshot_issues` reports both.
+    """
+    kinds = {a: spec.attributes[a] for a in spec.snapshot_attributes}
+    return (
+        reference.filter(~text(spec.key).is_null())
+        .unique(["snapshot_date", spec.key], keep="first", order_by=["line_number"])
+        .select(
+            nw.col("snapshot_date"),
+            text(spec.key).alias(spec.key),
+            *[typed(a, k) for a, k in kinds.items()],
+        )
+    )
+
+
+def snapshot_issues(reference: Frame, spec: DimensionSpec) -> Frame:
+    """Rows of the snapshots a dimension cannot use as sent: ``snapshot_date``, ``key``,
+    ``issue`` (missing key, duplicate key, or a number that does not parse)."""
+    ref = reference.with_columns(text(spec.key).alias("_key"))
+    parts: list[Frame] = [
+        ref.filter(nw.col("_key").is_null()).select(
+            nw.col("snapshot_date"), nw.col("_key").alias("key"), nw.lit("missing_key").alias("issue")
+        ),
+        ref.filter(~nw.col("_key").is_null())
+        .group_by("snapshot_date", "_key")
+        .agg(nw.len().alias("_n"))
+        .filter(nw.col("_n") > 1)
+        .select(
+            nw.col("snapshot_date"), nw.col("_key").alias("key"), nw.lit("duplicate_key").alias("issue")
+        ),
+    ]
+    for a in spec.snapshot_attributes:
+        kind = spec.attributes[a]
+        if kind == STRING:
+            continue
+        parsed = number(a) if kind == FLOAT else integer(a)
+        parts.append(
+            ref.filter(~text(a).is_null() & parsed.is_null()).select(
+                nw.col("snapshot_date"),
+                nw.col("_key").alias("key"),
+                nw.concat_str(nw.lit(f"unparseable:{a}="), text(a)).alias("issue"),
+            )
+        )
+    return nw.concat(parts, how="vertical")
+
+
+# ---------------------------------------------------------------- SCD2
+
+
+def snapshot_calendar(snapshots: Frame) -> Frame:
+    """Distinct snapshot dates with the previous and next snapshot date."""
+    return (
+        snapshots.select("snapshot_date")
+        .unique()
+        .with_columns(
+            nw.col("snapshot_date").shift(1).over(order_by="snapshot_date").alias("_prev_snapshot"),
+            nw.col("snapshot_date").shift(-1).over(order_by="snapshot_date").alias("_next_snapshot"),
+        )
+    )
+
+
+def scd2_versions(snapshots: Frame, key: str, attributes: Sequence[str]) -> Frame:
+    """Versions of each key from typed snapshots (one row per key and snapshot date).
+
+    Returns ``key, *attributes, valid_from, valid_to, is_current`` (unsorted).
+    """
+    calendar = snapshot_calendar(snapshots)
+    by_key: dict[str, Any] = {"order_by": "snapshot_date"}
+    rows = snapshots.join(
+        calendar.select("snapshot_date", "_prev_snapshot"), on="snapshot_date", how="left"
+    ).with_columns(
+        nw.col("snapshot_date").shift(1).over(key, **by_key).alias("_prev_seen"),
+        *[nw.col(a).shift(1).over(key, **by_key).alias(f"_prev__{a}") for a in attributes],
+    )
+    # New version: first appearance, reappearance after a gap, or any attribute changed.
+    starts = nw.col("_prev_seen").is_null() | (
+        nw.col("_prev_seen") != nw.col("_prev_snapshot")
+    ).fill_null(True)
+    for a in attributes:
+        cur, prev = nw.col(a), nw.col(f"_prev__{a}")
+        same = (
+            nw.when(cur.is_null() & prev.is_null())
+            .then(nw.lit(True))
+            .otherwise((cur == prev).fill_null(False))
+        )
+        starts = starts | ~same
+    rows = rows.with_columns(starts.cast(nw.Int64()).alias("_starts"))
+    rows = rows.with_columns(nw.col("_starts").cum_sum().over(key, **by_key).alias("_version"))
+    rows = rows.with_columns(nw.col("snapshot_date").max().over(key, "_version").alias("_last_seen"))
+    versions = rows.filter(nw.col("_starts") == 1).join(
+        calendar.select(
+            nw.col("snapshot_date").alias("_last_seen"),
+            nw.col("_next_snapshot").alias("valid_to"),
+        ),
+        on="_last_seen",
+        how="left",
+    )
+    return versions.select(
+        nw.col(key),
+        *[nw.col(a) for a in attributes],
+        nw.col("snapshot_date").alias("valid_from"),
+        nw.col("valid_to"),
+        nw.col("valid_to").is_null().alias("is_current"),
+    )
+
+
+def with_stable_hash(frame: Frame, column: str, alias: str) -> Frame:
+    """Add ``alias``: the first 60 bits of sha256(``column`` as UTF-8 text), an Int64.
+
+    The same value on Polars and PySpark, in every process and version (unlike Polars'
+    ``hash`` or Spark's ``xxhash64``, which differ from each other).
+    """
+    native = nw.to_native(frame)
+    if frame.implementation.is_pyspark():
+        from pyspark.sql import functions as F
+
+        hex_prefix = F.substring(F.sha2(F.col(column), 256), 1, HASH_HEX_DIGITS)
+        out = native.withColumn(alias, F.conv(hex_prefix, 16, 10).cast("long"))
+    else:
+        import polars as pl
+
+        def _hash(values: pl.Series) -> pl.Series:
+            return pl.Series(
+                [
+                    None
+                    if v is None
+                    else int(hashlib.sha256(v.encode()).hexdigest()[:HASH_HEX_DIGITS], 16)
+                    for v in values.to_list()
+                ],
+                dtype=pl.Int64,
+            )
+
+        out = native.with_columns(
+            pl.col(column).map_batches(_hash, return_dtype=pl.Int64, is_elementwise=True).alias(alias)
+        )
+    return nw.from_native(out)
+
+
+def surrogate_key(natural_key: str | None, valid_from: Any) -> int:
+    """The surrogate key :func:`build_dimension` gives (natural key, valid_from); for tests."""
+    value = f"{natural_key}|{valid_from.isoformat()}"
+    return int(hashlib.sha256(value.encode()).hexdigest()[:HASH_HEX_DIGITS], 16)
+
+
+def with_surrogate_key(versions: Frame, spec: DimensionSpec) -> Frame:
+    keyed = versions.with_columns(
+        nw.concat_str(
+            [nw.col(spec.key), nw.col("valid_from").cast(nw.String())], separator="|"
+        ).alias("_sk_text")
+    )
+    return with_stable_hash(keyed, "_sk_text", spec.sk).select(*spec.columns)
+
+
+def build_dimension(reference: Frame, spec: DimensionSpec) -> Frame:
+    """``reference/<entity>`` (every snapshot) -> the SCD2 dimension ``spec.columns``."""
+    versions = scd2_versions(typed_snapshots(reference, spec), spec.key, spec.snapshot_attributes)
+    return with_surrogate_key(versions, spec).sort(spec.key, "valid_from")
+
+
+def build_dim_mold(molds: Frame, mold_parts: Frame) -> Frame:
+    """``dim_mold``: molds' attributes plus the mold's ``part_id`` from ``mold_parts``.
+
+    Each molds snapshot takes the mold->part mapping valid on its date (the latest
+    mold_parts snapshot on or before it, or the earliest if it predates them all), so the
+    two entities may be snapshotted on different days; a change of part is a new version.
+    """
+    spec = DIMENSIONS["mold"]
+    mapping = scd2_versions(typed_snapshots(mold_parts, MOLD_PARTS), "mold_id", ["part_id"])
+    snapshots = as_of_join(
+        typed_snapshots(molds, spec), mapping, "mold_id", "snapshot_date", {"part_id": "part_id"}
+    )
+    versions = scd2_versions(snapshots, spec.key, list(spec.attributes))
+    return with_surrogate_key(versions, spec).sort(spec.key, "valid_from")
+
+
+# ---------------------------------------------------------------- as-of join
+
+
+def as_of_join(
+    frame: Frame,
+    dim: Frame,
+    key: str,
+    date_column: str,
+    columns: Mapping[str, str],
+    dim_key: str | None = None,
+) -> Frame:
+    """Add ``columns`` (dimension column -> output name) of the version of ``dim`` valid
+    on each row's ``date_column`` (contract 7).
+
+    The version valid on date D is the one with ``valid_from <= D < valid_to`` (``valid_to``
+    null: open); a date before a key's first version takes that first version. Rows whose
+    key is null or has no valid version (e.g. after the key was closed) get nulls.
+    Equi-join on the key, then a range filter: no ``join_asof``, so it runs on PySpark.
+    Matching is done once per distinct (key, date) and joined back, so row counts are
+    preserved (versions of a key never overlap: checked on every dimension).
+    """
+    dim_key = dim_key or key
+    value_cols = {f"_asof_{i}": out for i, out in enumerate(columns.values())}
+    versions = dim.select(
+        nw.col(dim_key).alias(key),
+        nw.col("valid_from").alias("_asof_from"),
+        nw.col("valid_to").alias("_asof_to"),
+        *[nw.col(c).alias(tmp) for c, tmp in zip(columns, value_cols, strict=True)],
+    ).with_columns(nw.col("_asof_from").min().over(key).alias("_asof_first"))
+    pairs = frame.select(key, date_column).filter(~nw.col(key).is_null()).unique()
+    d = nw.col(date_column)
+    in_range = (
+        (nw.col("_asof_from") <= d)
+        | ((d < nw.col("_asof_first")) & (nw.col("_asof_from") == nw.col("_asof_first")))
+    ) & (nw.col("_asof_to").is_null() | (d < nw.col("_asof_to")))
+    matched = (
+        pairs.join(versions, on=key, how="inner")
+        .filter(in_range)
+        .select(key, date_column, *[nw.col(t).alias(o) for t, o in value_cols.items()])
+    )
+    return frame.join(matched, on=[key, date_column], how="left")
+
+
+# ---------------------------------------------------------------- calendar
+
+
+def date_key(column: str) -> nw.Expr:
+    """``yyyymmdd`` as Int64 (the ``date_sk`` of ``dim_date``)."""
+    d = nw.col(column)
+    return (
+        d.dt.year().cast(nw.Int64()) * 10000
+        + d.dt.month().cast(nw.Int64()) * 100
+        + d.dt.day().cast(nw.Int64())
+    )
+
+
+def dim_date(dates: Frame, column: str = "date") -> Frame:
+    """Calendar attributes of the dates in ``column`` (one row per distinct date).
+
+    ISO week and ISO year come from the week's Thursday (ISO 8601: week 1 holds the
+    year's first Thursday); ``weekday`` is ISO (1 = Monday .. 7 = Sunday).
+    """
+    d = nw.col("date")
+    weekday = d.dt.weekday().cast(nw.Int64())
+    thursday: nw.Expr = d
+    for wd in range(1, 8):
+        offset = 4 - wd
+        shifted = d.dt.offset_by(f"{offset}d") if offset else d
+        thursday = nw.when(weekday == wd).then(shifted).otherwise(thursday)
+    month = d.dt.month().cast(nw.Int64())
+    return (
+        dates.select(nw.col(column).alias("date"))
+        .filter(~nw.col("date").is_null())
+        .unique()
+        .with_columns(thursday.alias("_thursday"))
+        .select(
+            date_key("date").alias("date_sk"),
+            nw.col("date"),
+            d.dt.year().cast(nw.Int64()).alias("year"),
+            ((month - 1) // 3 + 1).cast(nw.Int64()).alias("quarter"),
+            month.alias("month"),
+            d.dt.day().cast(nw.Int64()).alias("day"),
+            nw.col("_thursday").dt.year().cast(nw.Int64()).alias("iso_year"),
+            ((nw.col("_thursday").dt.ordinal_day().cast(nw.Int64()) - 1) // 7 + 1)
+            .cast(nw.Int64())
+            .alias("iso_week"),
+            weekday.alias("weekday"),
+            (weekday >= 6).alias("is_weekend"),
+        )
+        .sort("date")
+    )
