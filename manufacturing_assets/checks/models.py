@@ -9,7 +9,6 @@ import polars as pl
 
 from manufacturing_assets.contract import METRIC_RANGES, SENSOR_STATUSES
 
-
 UtcTimestamp = Annotated[pl.Datetime, "us", "UTC"]
 
 

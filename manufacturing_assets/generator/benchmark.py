@@ -10,13 +10,16 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date as date_type
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 
-from ..resources.landing_zone import LandingZone
 from .config import DEFAULT_PLANTS
+
+if TYPE_CHECKING:
+    from ..resources.landing_zone import LandingZone
 
 
 def _plant_timezone(plant_id: str) -> str:
@@ -38,7 +41,7 @@ def generate_sensor_readings_benchmark(
     seed: int = 7,
     timezone: str | None = None,
     prefix: str = "bench",
-    workers: int = 2,
+    workers: int = 1,
 ) -> dict:
     """Write ``n_readings`` sensor readings of ``plant_id`` for ``date`` as ``files`` files.
 
@@ -47,6 +50,8 @@ def generate_sensor_readings_benchmark(
     spread evenly over the plant-local day, round-robin over ``machines`` devices
     (``{plant}-M001-T1`` ...), with unique ``(device_id, ts)`` at millisecond precision
     as long as ``machines * day_length / n_readings >= 1 ms``. Deterministic for a seed.
+    ``workers`` > 1 renders/compresses several files at once (faster on an idle machine,
+    slower on a busy one; memory ~ workers x file size).
     Returns ``{"plant_id", "date", "rows", "files": [{"key", "format", "records", "bytes"}]}``.
     """
     day = date_type.fromisoformat(date) if isinstance(date, str) else date
@@ -70,7 +75,7 @@ def generate_sensor_readings_benchmark(
         data = _render(
             plant_id, tz, firsts[i], sizes[i], n_readings, start_us, span_us, machines, seed, i
         )
-        if gz:  # zlib releases the GIL: compression overlaps the next file's rendering
+        if gz:  # zlib releases the GIL: with workers=2 this overlaps the next rendering
             data = gzip.compress(data, compresslevel=1, mtime=0)
         landing.write_bytes(key, data)
         return {"key": key, "format": fmt, "records": sizes[i], "bytes": len(data)}

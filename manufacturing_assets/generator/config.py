@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -161,7 +161,6 @@ class GeneratorConfig:
     shots_per_machine_per_day: int = 200
     bad_input: bool = True
     bad_per_kind: tuple[int, int] = (2, 5)
-    extra: dict[str, Any] = field(default_factory=dict)  # free-form, echoed in the manifest
 
     def __post_init__(self) -> None:
         if isinstance(self.start_date, str):

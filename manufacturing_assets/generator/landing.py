@@ -59,6 +59,25 @@ valid record and a quarantined one.
 
 Line numbers in the manifest follow the bronze lineage convention: 1-based JSONL lines,
 CSV data rows counted from the header line = 1 (first row = 2), parquet rows 1-based.
+
+Manifest (also ``manifest.json``)::
+
+    generator_version, config (GeneratorConfig.to_dict()), dates ["YYYY-MM-DD", ...],
+    plants [{plant_id, timezone, machines, devices}],
+    streams {stream: {files, records, partitions {plant_id: {date: {files, records,
+        file_list [{key, format, records, bytes, sha256, [redelivery_of | corrupt_gzip |
+        not_json_file]}]}}}}}          records = lines/rows as delivered (a corrupt gzip
+                                       counts 0, the not-JSON page 1 line)
+    reference {entity: {columns, snapshots {date: {key, rows}}}}
+    bad_input {stream: {kind: count}}  every kind of BAD_INPUT_KINDS[stream], 0 if none
+    bad_records [{stream, kind, variant, plant_id, date (folder), production_date (of the
+        ts as written; null if missing/unparseable/malformed), key, line,
+        [original_key, original_line]}]
+    bad_files [{stream, kind, plant_id, date, key}]
+    redelivered_records [{stream, key, line, original_key, original_line}]
+    redelivered_files [{stream, plant_id, date, original_key, copy_key, records, sha256}]
+    empty_partitions [{stream, plant_id, date}]
+    history {machine_tonnage_change, mold_changes, company_rename, states_spanning_midnight}
 """
 
 from __future__ import annotations
@@ -72,12 +91,11 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..resources.landing_zone import LandingZone
 from .config import (
     BAD_INPUT_KINDS,
     ENTITIES,
@@ -97,6 +115,9 @@ from .master import (
     fmt_ts,
     local_date,
 )
+
+if TYPE_CHECKING:
+    from ..resources.landing_zone import LandingZone
 
 GENERATOR_VERSION = 1
 JSON_FORMATS = ("jsonl", "jsonl.gz")

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from manufacturing_assets.contract import CONTENT_PREFIX, METRIC_PREFIX
+from manufacturing_assets.contract import CONTENT_PREFIX, CORE_METRICS, METRIC_PREFIX, SHOT_MEASURES
 from manufacturing_assets.ingest.json_objects import parse_json_objects
 from manufacturing_assets.resources.landing_zone import sha256_hex
 
@@ -35,6 +35,7 @@ STREAM_FIELDS: dict[str, tuple[str, ...]] = {
     ),
 }
 _NESTED = {"sensor_readings": "metrics"}
+KNOWN_METRICS = (*CORE_METRICS, "temperature_f")
 KEY_RE = re.compile(
     r"^raw/(?P<stream>[^/]+)/plant=(?P<plant>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+)$"
 )
@@ -111,10 +112,16 @@ def _lines(text: str) -> pl.DataFrame:
 def _flatten(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Open nested objects into prefixed text columns (metrics, shot content)."""
     if stream == "sensor_readings" and "metrics" in frame.columns:
-        metrics, _ = parse_json_objects(frame["metrics"], None, discover=True)
+        metrics, _ = parse_json_objects(frame["metrics"], KNOWN_METRICS, discover=True)
+        metrics = metrics.select(
+            [c for c in metrics.columns if metrics[c].null_count() < metrics.height]
+        )
         frame = frame.drop("metrics").hstack(metrics.rename(lambda c: METRIC_PREFIX + c))
     if stream == "shots":
-        content, err = parse_json_objects(frame["content"], None, discover=True)
+        content, err = parse_json_objects(frame["content"], SHOT_MEASURES, discover=True)
+        content = content.select(
+            [c for c in content.columns if content[c].null_count() < content.height]
+        )
         frame = frame.hstack(content.rename(lambda c: CONTENT_PREFIX + c)).with_columns(
             err.alias("content_error")
         )
@@ -124,7 +131,16 @@ def _flatten(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
 def _read_jsonl(stream: str, text: str) -> pl.DataFrame:
     lines = _lines(text)
     fields = STREAM_FIELDS[stream] + ((_NESTED[stream],) if stream in _NESTED else ())
-    values, errors = parse_json_objects(lines["raw_payload"], fields)
+    values = None
+    try:  # fast path: the whole file is valid JSON lines
+        values = pl.read_ndjson(text.encode(), schema={f: pl.String for f in fields})
+        errors = pl.Series("parse_error", [None] * lines.height, dtype=pl.String)
+        if values.height != lines.height:
+            values = None
+    except pl.exceptions.PolarsError:
+        values = None
+    if values is None:
+        values, errors = parse_json_objects(lines["raw_payload"], fields)
     frame = lines.hstack(values).with_columns(errors.alias("parse_error"))
     return _flatten(stream, frame)
 

