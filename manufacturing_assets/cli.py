@@ -57,6 +57,13 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from manufacturing_assets.kafka.simulator import run_simulate_command
+
+    _settings(args)
+    return run_simulate_command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -90,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--files", type=int, default=20)
     bench.add_argument("--workdir", help="scratch folder (default: a temporary folder)")
     bench.set_defaults(func=cmd_benchmark)
+
+    sim = sub.add_parser(
+        "simulate", help="produce sample events into the Kafka topics at a rate (docs/kafka.md)"
+    )
+    from manufacturing_assets.kafka.simulator import add_simulate_arguments
+
+    add_simulate_arguments(sim)
+    sim.set_defaults(func=cmd_simulate)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

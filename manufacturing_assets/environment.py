@@ -14,6 +14,13 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 | AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials |
 | MA_NOTIFIER | log | where failed checks are sent: log, webhook |
 | MA_WEBHOOK_URL | | webhook (Slack incoming webhooks work) for MA_NOTIFIER=webhook |
+| MA_INGESTION_SENSORS | running | default status of the landing, automation and Kafka lag sensors (running, stopped) |
+| KAFKA_BOOTSTRAP_SERVERS | (absent: Kafka off) | brokers; when set, `kafka_landing_job` and the Kafka sensors are defined |
+| KAFKA_SECURITY_PROTOCOL | PLAINTEXT | PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL |
+| KAFKA_SASL_MECHANISM | PLAIN (with SASL_*) | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 |
+| KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD | | SASL credentials (passed to Dagster as `EnvVar`) |
+| KAFKA_SSL_CA_LOCATION | (system CAs) | CA bundle to verify the brokers |
+| KAFKA_GROUP_ID | manufacturing-assets-landing | consumer group of the landing job |
 """
 
 from __future__ import annotations
@@ -23,10 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dagster import EnvVar
+
 from manufacturing_assets.io_managers.delta import DeltaLakeIOManager
+from manufacturing_assets.kafka.settings import DEFAULT_GROUP_ID, KafkaSettings
 from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets.resources.notifier import Notifier
+from manufacturing_assets.sensors.landing import LandingLedger, ledger_uri
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,14 @@ class Settings:
     aws_region: str | None = None
     notifier: str = "log"
     webhook_url: str | None = None
+    ingestion_sensors: str = "running"
+    kafka_bootstrap_servers: str | None = None
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_ca_location: str | None = None
+    kafka_group_id: str = DEFAULT_GROUP_ID
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -60,6 +79,40 @@ class Settings:
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             notifier=env.get("MA_NOTIFIER", "log"),
             webhook_url=env.get("MA_WEBHOOK_URL") or None,
+            ingestion_sensors=env.get("MA_INGESTION_SENSORS", "running").strip().lower(),
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or None,
+            kafka_security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", "").strip() or "PLAINTEXT",
+            kafka_sasl_mechanism=env.get("KAFKA_SASL_MECHANISM") or None,
+            kafka_sasl_username=env.get("KAFKA_SASL_USERNAME") or None,
+            kafka_sasl_password=env.get("KAFKA_SASL_PASSWORD") or None,
+            kafka_ssl_ca_location=env.get("KAFKA_SSL_CA_LOCATION") or None,
+            kafka_group_id=env.get("KAFKA_GROUP_ID", "").strip() or DEFAULT_GROUP_ID,
+        )
+
+    @property
+    def kafka_enabled(self) -> bool:
+        return bool(self.kafka_bootstrap_servers)
+
+    def kafka_settings(self, secrets_as_env_vars: bool = True) -> KafkaSettings | None:
+        """The Kafka resource (None when KAFKA_BOOTSTRAP_SERVERS is absent). Credentials
+        that come from the environment are passed as Dagster ``EnvVar`` so they never show
+        in run configuration or the UI."""
+        if not self.kafka_bootstrap_servers:
+            return None
+
+        def secret(name: str, value: str | None) -> Any:
+            if secrets_as_env_vars and value is not None and os.environ.get(name) == value:
+                return EnvVar(name)
+            return value
+
+        return KafkaSettings(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=secret("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+            sasl_password=secret("KAFKA_SASL_PASSWORD", self.kafka_sasl_password),
+            ssl_ca_location=self.kafka_ssl_ca_location,
+            group_id=self.kafka_group_id,
         )
 
     def delta_storage_options(self) -> dict[str, str]:
@@ -94,4 +147,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         ),
         "engine": EngineResource(name=s.engine, spark_master=s.spark_master),  # type: ignore[arg-type]
         "notifier": Notifier(kind=s.notifier, webhook_url=s.webhook_url),  # type: ignore[arg-type]
+        "landing_ledger": LandingLedger(
+            uri=ledger_uri(s.lake_root), storage_options=s.delta_storage_options()
+        ),
+        **({"kafka": s.kafka_settings()} if s.kafka_enabled else {}),
     }

@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,8 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
 
 
 def landed_partitions(settings: Settings) -> list[tuple[str, date]]:
-    """Every (plant, date) with a landed file of any stream."""
+    """Every (plant, date) with a landed file of any stream, and the days either side
+    (silver for D-1 and D+1 reads the folder D: records cross midnight)."""
     from manufacturing_assets.ingest.readers import parse_landing_key
 
     landing = build_resources(settings)["landing"]
@@ -77,7 +78,8 @@ def landed_partitions(settings: Settings) -> list[tuple[str, date]]:
     for obj in landing.list_objects("raw/"):
         key = parse_landing_key(obj.key)
         if key:
-            found.add((key.plant_id, key.landing_date))
+            for offset in (-1, 0, 1):
+                found.add((key.plant_id, key.landing_date + timedelta(days=offset)))
     return sorted(found)
 
 

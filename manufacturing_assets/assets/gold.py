@@ -7,12 +7,14 @@ from manufacturing_assets.assets.common import OWNERS, PARTITION_EXPR, model_tab
 from manufacturing_assets.checks.models import GoldSensorHourly
 from manufacturing_assets.partitions import plant_date_partitions
 from manufacturing_assets.resources.engine import EngineResource
+from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.sensor_readings import gold_sensor_hourly
 
 
 @asset(
     key=["gold", "sensor_hourly"],
     group_name="gold",
+    automation_condition=plant_day_automation_condition(),
     ins={"silver": AssetIn(key=["silver", "sensor_readings"])},
     partitions_def=plant_date_partitions,
     backfill_policy=BackfillPolicy.single_run(),

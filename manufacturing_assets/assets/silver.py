@@ -34,6 +34,7 @@ from manufacturing_assets.partitions import (
     plants_and_dates,
 )
 from manufacturing_assets.resources.engine import EngineResource
+from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.sensor_readings import silver_sensor_readings
 
 QUARANTINE_WARN_SHARE = 0.05
@@ -79,6 +80,7 @@ def require_timezones(plants: pl.DataFrame, plant_ids: list[str]) -> dict[str, s
         "silver": AssetOut(
             key=SILVER_SENSOR,
             group_name="silver",
+            automation_condition=plant_day_automation_condition(),
             owners=OWNERS,
             tags={"layer": "silver", "stream": "sensor_readings"},
             kinds={"polars", "delta"},
@@ -96,6 +98,7 @@ def require_timezones(plants: pl.DataFrame, plant_ids: list[str]) -> dict[str, s
         "quarantine": AssetOut(
             key=["quarantine", "sensor_readings"],
             group_name="quarantine",
+            automation_condition=plant_day_automation_condition(),
             owners=OWNERS,
             tags={"layer": "quarantine", "stream": "sensor_readings"},
             kinds={"polars", "delta"},

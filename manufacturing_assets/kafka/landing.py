@@ -833,6 +833,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flush-messages", type=int, default=50_000)
     parser.add_argument("--flush-interval", type=float, default=30.0)
     parser.add_argument("--compression", choices=sorted(FORMATS), default="none")
+    parser.add_argument("--poll-batch", type=int, default=10_000)
     parser.add_argument("--progress", action="store_true", help="print one JSON line per stage")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -859,6 +860,7 @@ def main(argv: list[str] | None = None) -> int:
             flush_messages=args.flush_messages,
             flush_interval_s=args.flush_interval,
             compression=args.compression,
+            poll_batch=args.poll_batch,
         ),
         hooks=progress if args.progress else None,
     )

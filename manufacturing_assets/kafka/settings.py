@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -31,6 +31,12 @@ DEFAULT_TOPICS: dict[str, str] = {
     "machine-events": "machine_events",
 }
 LANDABLE_STREAMS = ("sensor_readings", "shots", "machine_events")
+
+
+def _resolved(value: str) -> str:
+    """The value of a Dagster ``EnvVar`` used outside a run (CLI, simulator); Dagster
+    resolves it itself when it builds the resource for a run or a sensor."""
+    return value.get_value() if isinstance(value, EnvVar) else value  # type: ignore[return-value]
 
 
 class KafkaSettings(ConfigurableResource):
@@ -119,9 +125,9 @@ class KafkaSettings(ConfigurableResource):
         if protocol.startswith("SASL_"):
             conf["sasl.mechanism"] = (self.sasl_mechanism or "PLAIN").strip().upper()
             if self.sasl_username is not None:
-                conf["sasl.username"] = self.sasl_username
+                conf["sasl.username"] = _resolved(self.sasl_username)
             if self.sasl_password is not None:
-                conf["sasl.password"] = self.sasl_password
+                conf["sasl.password"] = _resolved(self.sasl_password)
         if self.ssl_ca_location:
             conf["ssl.ca.location"] = self.ssl_ca_location
         return conf

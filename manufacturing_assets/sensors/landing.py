@@ -273,46 +273,52 @@ def _valid_plant_key(plant: str) -> bool:
     return not any(c in plant for c in "|,[]") and plant.strip() == plant and bool(plant)
 
 
+def _target(f: dict[str, Any]) -> tuple[AssetKey, str | None]:
+    """The asset (and partition) a landed file feeds."""
+    if f["kind"] == "raw":
+        return BRONZE_KEYS[f["stream"]], str(partition_key(f["plant_id"], f["landing_date"]))
+    return REFERENCE_KEYS[f["stream"]], None
+
+
 def _already_ingested(
-    instance: DagsterInstance, files: list[dict[str, Any]], limit: int = 10_000
+    instance: DagsterInstance, files: list[dict[str, Any]], page: int = 5_000
 ) -> set[str]:
-    """Keys of files whose bronze partition was materialized by a run started after they landed.
+    """Keys of files whose asset partition was materialized by a run started after they landed.
 
     Happens when the sensor is switched on over a landing zone already processed by
     `manufacturing-assets run`, a manual materialization or a backfill. One event-log query
-    per stream (bounded by the earliest candidate's landing time) and one run query.
+    per asset (only materializations after the earliest candidate landed) and one run query.
     """
-    by_stream: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_asset: dict[AssetKey, list[dict[str, Any]]] = defaultdict(list)
     for f in files:
-        by_stream[f["stream"]].append(f)
-    latest_run: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for stream, group in by_stream.items():
-        partitions = sorted({str(partition_key(f["plant_id"], f["landing_date"])) for f in group})
-        earliest = min(f["last_modified"] for f in group).timestamp()
-        result = instance.fetch_materializations(
-            AssetRecordsFilter(
-                asset_key=BRONZE_KEYS[stream],
-                asset_partitions=partitions,
-                after_timestamp=earliest,
-            ),
-            limit=limit,
+        by_asset[_target(f)[0]].append(f)
+    runs_of: dict[tuple[AssetKey, str | None], list[str]] = defaultdict(list)
+    for asset_key, group in by_asset.items():
+        partitions = sorted({p for p in (_target(f)[1] for f in group) if p is not None})
+        records_filter = AssetRecordsFilter(
+            asset_key=asset_key,
+            asset_partitions=partitions or None,
+            after_timestamp=min(f["last_modified"] for f in group).timestamp(),
         )
-        for record in result.records:
-            if record.partition_key:
-                latest_run[(stream, record.partition_key)].append(record.run_id)
-    if not latest_run:
+        cursor = None
+        while True:
+            result = instance.fetch_materializations(records_filter, limit=page, cursor=cursor)
+            for record in result.records:
+                runs_of[(asset_key, record.partition_key)].append(record.run_id)
+            if not result.has_more:
+                break
+            cursor = result.cursor
+    if not runs_of:
         return set()
-    run_ids = sorted({r for runs in latest_run.values() for r in runs})
+    run_ids = sorted({r for runs in runs_of.values() for r in runs})
     starts = {
         r.dagster_run.run_id: r.start_time
         for r in instance.get_run_records(RunsFilter(run_ids=run_ids))
     }
     done: set[str] = set()
     for f in files:
-        pk = str(partition_key(f["plant_id"], f["landing_date"]))
-        runs = latest_run.get((f["stream"], pk), [])
         landed = f["last_modified"].timestamp()
-        if any((starts.get(r) or 0.0) > landed for r in runs):
+        if any((starts.get(r) or 0.0) > landed for r in runs_of.get(_target(f), [])):
             done.add(f["key"])
     return done
 
@@ -551,11 +557,16 @@ def plan_tick(
             fingerprints.setdefault(fp, c["key"])
         originals.append(c)
 
-    if originals:
-        for key in _already_ingested(instance, originals):
-            c = next(o for o in originals if o["key"] == key)
+    done = (
+        _already_ingested(instance, originals + reference_rows)
+        if ready or reference_rows
+        else set()
+    )
+    for c in originals + reference_rows:
+        if c["key"] in done:
             c.update(
-                status=ALREADY_INGESTED, detail="bronze partition materialized since it landed"
+                status=ALREADY_INGESTED,
+                detail="asset materialized by a run started after it landed",
             )
     to_request = [c for c in originals if c["status"] in REQUESTED] + reference_rows
     requests = _requests_for(to_request)

@@ -42,7 +42,7 @@ def parse_float(raw: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
 def parse_int(raw: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
     """``(value, unparseable)``: Int64 when the text is an integer (``INTEGER_RE``)."""
     is_int = raw.str.contains(INTEGER_RE).fill_null(False)
-    digits = raw.str.replace(r"^\+", "").str.replace(r"\.0*$", "")
+    digits = raw.str.replace_all(r"^\+", "").str.replace_all(r"\.0*$", "")
     return nw.when(is_int).then(digits.cast(nw.Int64())), ~raw.is_null() & ~is_int
 
 
