@@ -19,15 +19,30 @@ import polars as pl
 from dagster import AssetKey, DagsterInstance, materialize
 
 from manufacturing_assets.assets.reference import plant_timezones, read_reference
+from manufacturing_assets.checks.production_models import production_checks
 from manufacturing_assets.checks.quality import quality_checks
 from manufacturing_assets.contract import STREAMS
-from manufacturing_assets.definitions import partitioned_assets, reference_assets
+from manufacturing_assets.definitions import (
+    mart_assets,
+    mart_checks,
+    partitioned_assets,
+    reference_assets,
+)
 from manufacturing_assets.environment import Settings, build_resources
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ALL_DEFS = [*reference_assets, *partitioned_assets, *quality_checks]
+ALL_DEFS = [
+    *reference_assets,
+    *partitioned_assets,
+    *quality_checks,
+    *production_checks,
+    *mart_assets,
+    *mart_checks,
+]
+# Star-schema dimensions (unpartitioned) are rebuilt in the reference data run.
+DIMENSION_KEYS = [a.key for a in mart_assets if a.partitions_def is None]
 
 # Layers in dependency order; each is materialized for every partition before the next.
 LAYERS: list[list[AssetKey]] = [
@@ -37,7 +52,23 @@ LAYERS: list[list[AssetKey]] = [
         AssetKey(["silver", "sensor_readings"]),
         AssetKey(["quarantine", "sensor_readings"]),
         AssetKey(["gold", "sensor_hourly"]),
+        AssetKey(["silver", "machine_events"]),
+        AssetKey(["quarantine", "machine_events"]),
     ],
+    # production: intervals of day D read the machine events of D-1 (done above for every
+    # partition); shots and inspections in the same run so their blocking checks stop gold
+    [
+        AssetKey(["silver", "shots"]),
+        AssetKey(["quarantine", "shots"]),
+        AssetKey(["silver", "quality_inspections"]),
+        AssetKey(["quarantine", "quality_inspections"]),
+        AssetKey(["silver", "machine_state_intervals"]),
+        AssetKey(["gold", "oee_daily"]),
+        AssetKey(["gold", "run_rate_hourly"]),
+        AssetKey(["gold", "loss_daily"]),
+    ],
+    # keep last: star-schema facts read gold/silver and the dimensions
+    [a.key for a in mart_assets if a.partitions_def is not None],
 ]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SUMMARY_TABLES = [
@@ -45,6 +76,16 @@ SUMMARY_TABLES = [
     ("silver", "sensor_readings", "production_date"),
     ("quarantine", "sensor_readings", "production_date"),
     ("gold", "sensor_hourly", "production_date"),
+    ("silver", "shots", "production_date"),
+    ("quarantine", "shots", "production_date"),
+    ("silver", "machine_events", "production_date"),
+    ("quarantine", "machine_events", "production_date"),
+    ("silver", "quality_inspections", "production_date"),
+    ("quarantine", "quality_inspections", "production_date"),
+    ("silver", "machine_state_intervals", "production_date"),
+    ("gold", "oee_daily", "production_date"),
+    ("gold", "run_rate_hourly", "production_date"),
+    ("gold", "loss_daily", "production_date"),
 ]
 
 
@@ -94,7 +135,7 @@ def run_pipeline(
     resources = build_resources(settings)
     result = materialize(
         ALL_DEFS,
-        selection=[AssetKey(["reference", e]) for e in _entities()],
+        selection=[AssetKey(["reference", e]) for e in _entities()] + DIMENSION_KEYS,
         instance=instance,
         resources=resources,
         raise_on_error=True,
@@ -106,6 +147,16 @@ def run_pipeline(
     parts = partitions if partitions is not None else landed_partitions(settings)
     parts = [(p, d) for p, d in parts if p in plant_ids]
     report = PipelineReport(partitions=parts)
+    report.checks += [  # dimension checks of the reference run
+        {
+            "asset": ev.asset_key.to_user_string(),
+            "check": ev.check_name,
+            "partition": "-",
+            "passed": ev.passed,
+            "severity": ev.severity.value,
+        }
+        for ev in result.get_asset_check_evaluations()
+    ]
     log(f"reference data: {len(plant_ids)} plants {plant_ids}; {len(parts)} plant x day partitions")
     for layer in LAYERS:
         for plant, day in parts:
