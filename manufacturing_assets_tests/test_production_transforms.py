@@ -510,6 +510,7 @@ def test_production_transforms_spark_parity(spark: Any) -> None:
         gold_loss_daily,
         gold_oee_daily,
         gold_run_rate_hourly,
+        machine_days,
     )
 
     def sp(frame: pl.DataFrame) -> Any:
@@ -559,9 +560,10 @@ def test_production_transforms_spark_parity(spark: Any) -> None:
                 days,
             )
         )
+        machines = machine_days(make(day_events), make(out["shots"]), make(out["insp"]))
         out["run_rate"] = coll(
             gold_run_rate_hourly(
-                make(out["intervals"]), make(out["shots"]), molds, assign, TZ, days
+                make(out["intervals"]), make(out["shots"]), molds, assign, TZ, days, machines
             )
         )
         out["loss"] = coll(

@@ -26,11 +26,13 @@ from manufacturing_assets.checks.production_models import (
 )
 from manufacturing_assets.partitions import plant_date_partitions, plants_and_dates
 from manufacturing_assets.resources.engine import EngineResource
+from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.master_data import reference_for_dates
 from manufacturing_assets.transforms.oee import (
     gold_loss_daily,
     gold_oee_daily,
     gold_run_rate_hourly,
+    machine_days,
 )
 
 _UTC = pl.Datetime("us", "UTC")
@@ -148,6 +150,7 @@ def _master(engine: EngineResource, frame: pl.DataFrame, entity: str, dates: lis
 
 _GOLD = {
     "group_name": "gold",
+    "automation_condition": plant_day_automation_condition(),
     "partitions_def": plant_date_partitions,
     "backfill_policy": BackfillPolicy.single_run(),
     "owners": OWNERS,
@@ -209,7 +212,9 @@ def oee_daily(
     key=["gold", "run_rate_hourly"],
     ins={
         "intervals": AssetIn(key=SILVER_INTERVALS.path),
+        "events": AssetIn(key=SILVER_EVENTS.path),
         "shots": AssetIn(key=SILVER_SHOTS.path),
+        "inspections": AssetIn(key=SILVER_INSPECTIONS.path),
         "molds": AssetIn(key=["reference", "molds"]),
         "mold_assignments": AssetIn(key=["reference", "mold_assignments"]),
         "plants": AssetIn(key=["reference", "plants"]),
@@ -222,7 +227,8 @@ def oee_daily(
     description=(
         "Run rate per plant, machine and UTC hour (one row per hour and production date; "
         "contract 6.3, 7): shots, seconds in RUNNING, shots per running hour, and the ideal rate "
-        "of the mold with the most shots in the hour (else the mold mounted longest in it)."
+        "of the mold with the most shots in the hour (else the mold mounted longest in it). "
+        "Machines with a silver event, shot or inspection that day (as gold/oee_daily)."
     ),
     **_GOLD,
 )
@@ -230,20 +236,29 @@ def run_rate_hourly(
     context: AssetExecutionContext,
     engine: EngineResource,
     intervals: pl.DataFrame,
+    events: pl.DataFrame,
     shots: pl.DataFrame,
+    inspections: pl.DataFrame,
     molds: pl.DataFrame,
     mold_assignments: pl.DataFrame,
     plants: pl.DataFrame,
 ) -> pl.DataFrame:
     def build(plant: str, tz: str, dates: list[date]) -> pl.DataFrame:
+        shot_rows = engine.lazy(_of_plant(shots, "shots", plant))
+        machines = machine_days(
+            engine.lazy(_of_plant(events, "events", plant)),
+            shot_rows,
+            engine.lazy(_of_plant(inspections, "inspections", plant)),
+        )
         return engine.collect(
             gold_run_rate_hourly(
                 engine.lazy(_of_plant(intervals, "intervals", plant)),
-                engine.lazy(_of_plant(shots, "shots", plant)),
+                shot_rows,
                 _master(engine, molds, "molds", dates, tz),
                 _master(engine, mold_assignments, "mold_assignments", dates, tz),
                 tz,
                 dates,
+                machines,
             )
         )
 

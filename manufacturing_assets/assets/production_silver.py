@@ -53,6 +53,7 @@ from manufacturing_assets.partitions import (
     plants_and_dates,
 )
 from manufacturing_assets.resources.engine import EngineResource
+from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.machine_events import (
     machine_state_intervals,
     silver_machine_events,
@@ -101,6 +102,7 @@ def _silver_outs(stream: str, model: type, description: str, quarantine_desc: st
         "silver": AssetOut(
             key=["silver", stream],
             group_name="silver",
+            automation_condition=plant_day_automation_condition(),
             owners=OWNERS,
             tags={"layer": "silver", "stream": stream, "domain": "production"},
             kinds={"polars", "delta"},
@@ -113,6 +115,7 @@ def _silver_outs(stream: str, model: type, description: str, quarantine_desc: st
         "quarantine": AssetOut(
             key=["quarantine", stream],
             group_name="quarantine",
+            automation_condition=plant_day_automation_condition(),
             owners=OWNERS,
             tags={"layer": "quarantine", "stream": stream, "domain": "production"},
             kinds={"polars", "delta"},
@@ -328,7 +331,8 @@ def last_events_before(io_manager: Any, plant: str, before: date, log: Any = Non
                 "unknown (machines silent since then start the day IDLE)"
             )
         return pl.DataFrame(schema=EVENT_SCHEMA)
-    predicate = f"plant_id = '{plant.replace(chr(39), chr(39) * 2)}' AND production_date < '{before.isoformat()}'"
+    quoted = "'" + plant.replace("'", "''") + "'"
+    predicate = f"plant_id = {quoted} AND production_date < '{before.isoformat()}'"
     frame = read_delta(
         io_manager.table_uri(SILVER_EVENTS.path), io_manager.storage_options, predicate
     )
@@ -353,6 +357,7 @@ def _activity(frame: pl.DataFrame, plant: str) -> pl.DataFrame:
 @asset(
     key=SILVER_INTERVALS.path,
     group_name="silver",
+    automation_condition=plant_day_automation_condition(),
     ins={
         "events": AssetIn(key=SILVER_EVENTS.path, partition_mapping=previous_and_same_day),
         "shots": AssetIn(key=SILVER_SHOTS.path),

@@ -85,6 +85,14 @@ def _keys(frame: Frame, keys: Sequence[str]) -> Frame:
     return frame.select(*[nw.col(k) for k in keys])
 
 
+def _one_per(frame: Frame, keys: Sequence[str], columns: Sequence[str]) -> Frame:
+    """One master-data row per key (the first in the snapshot file if a key repeats), so a
+    duplicated row can never multiply facts in a join."""
+    names = frame.collect_schema().names()
+    order = ["line_number"] if "line_number" in names else list(columns)
+    return frame.unique(list(keys), keep="first", order_by=order).select(*keys, *columns)
+
+
 def _mounted_longest(assignments: Frame, windows: Frame, keys: Sequence[str]) -> Frame:
     """The mold mounted longest within each window (contract 7, "mounted most of the
     day"; ties: the later ``valid_from``): ``keys + [mounted_mold_id]``.
@@ -118,6 +126,15 @@ def _mounted_longest(assignments: Frame, windows: Frame, keys: Sequence[str]) ->
     ).select(*keys, nw.col("mold_id").alias("mounted_mold_id"))
 
 
+def machine_days(events: Frame, shots: Frame, inspections: Frame) -> Frame:
+    """``plant_id, production_date, machine_id`` with any silver machine event, shot or
+    inspection: the rows of ``oee_daily`` and ``loss_daily`` (contract 7) and the machines
+    of ``run_rate_hourly``."""
+    return nw.concat(
+        [_keys(f, DAY_KEY) for f in (events, shots, inspections)], how="vertical"
+    ).unique(DAY_KEY)
+
+
 def _state_seconds(intervals: Frame) -> Frame:
     state = nw.col("state")
     return intervals.group_by(*DAY_KEY).agg(
@@ -148,11 +165,9 @@ def gold_oee_daily(
     date; an unresolved shot, or a mold missing from master data, adds nothing).
     """
     calendar = calendar_frame(intervals, tz, dates)
-    machines = nw.concat(
-        [_keys(f, DAY_KEY) for f in (events, shots, inspections)], how="vertical"
-    ).unique(DAY_KEY)
+    machines = machine_days(events, shots, inspections)
 
-    mold_facts = molds.select("production_date", "mold_id", "cavities", "ideal_cycle_time_s")
+    mold_facts = _one_per(molds, ["production_date", "mold_id"], ["cavities", "ideal_cycle_time_s"])
     shot_rows = shots.select(*DAY_KEY, "mold_id", "is_resolved").join(
         mold_facts, on=["production_date", "mold_id"], how="left"
     )
@@ -202,10 +217,14 @@ def gold_run_rate_hourly(
     assignments: Frame,
     tz: str,
     dates: Sequence[date],
+    machines: Frame | None = None,
 ) -> Frame:
     """Contract 6.3 per plant, machine, UTC hour and production date.
 
-    A row for every hour with RUNNING time or shots. ``running_s``: seconds of the hour
+    A row for every hour with RUNNING time or shots of the machine-days in ``machines``
+    (``plant_id, production_date, machine_id``; :func:`machine_days`, the machines of
+    ``oee_daily``: a machine silent all day keeps its carried-over state in the
+    intervals but gets no gold rows; None: every machine of ``intervals``). ``running_s``: seconds of the hour
     (cut to the plant-local day) in RUNNING; ``run_rate_per_h`` = shots / running_s x 3600
     (null when running_s = 0); ``ideal_rate_per_h`` = 3600 / ideal_cycle_time_s of the
     mold with the most resolved shots in the hour (ties: the mold whose last shot is
@@ -213,6 +232,8 @@ def gold_run_rate_hourly(
     none). ``mold_id`` is the mold used.
     """
     hours = hours_frame(intervals, tz, dates)
+    if machines is not None:
+        intervals = intervals.join(_keys(machines, DAY_KEY), on=DAY_KEY, how="inner")
     running = (
         intervals.filter(nw.col("state") == "RUNNING")
         .join(hours, on="production_date", how="inner")
@@ -243,7 +264,7 @@ def gold_run_rate_hourly(
     mounted = _mounted_longest(
         in_days(assignments, calendar_frame(intervals, tz, dates)), windows, HOUR_KEY
     )
-    ideal = molds.select("production_date", "mold_id", "ideal_cycle_time_s")
+    ideal = _one_per(molds, ["production_date", "mold_id"], ["ideal_cycle_time_s"])
     frame = (
         rows.join(running, on=HOUR_KEY, how="left")
         .join(shot_counts, on=HOUR_KEY, how="left")
@@ -295,7 +316,7 @@ def gold_loss_daily(
     part_of = mold_parts.select("production_date", "mold_id", "part_id").unique(
         ["production_date", "mold_id"], keep="first", order_by=["part_id"]
     )
-    prices = parts.select("production_date", "part_id", "unit_cost", "unit_price")
+    prices = _one_per(parts, ["production_date", "part_id"], ["unit_cost", "unit_price"])
     scrap = (
         inspections.select(*DAY_KEY, "part_id", "rejected_count")
         .join(prices, on=["production_date", "part_id"], how="left")
@@ -312,7 +333,7 @@ def gold_loss_daily(
         .rename({"mounted_mold_id": "mold_id"})
         .join(part_of, on=["production_date", "mold_id"], how="left")
         .join(
-            molds.select("production_date", "mold_id", "cavities", "ideal_cycle_time_s"),
+            _one_per(molds, ["production_date", "mold_id"], ["cavities", "ideal_cycle_time_s"]),
             on=["production_date", "mold_id"],
             how="left",
         )
