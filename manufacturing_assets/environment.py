@@ -14,7 +14,7 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 | AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials |
 | MA_NOTIFIER | log | where failed checks are sent: log, webhook |
 | MA_WEBHOOK_URL | | webhook (Slack incoming webhooks work) for MA_NOTIFIER=webhook |
-| MA_INGESTION_SENSORS | running | default status of the landing, automation and Kafka lag sensors (running, stopped) |
+| MA_INGESTION_SENSORS | stopped | default status of the landing, automation and Kafka lag sensors: running (deployments), stopped (`dagster dev`) |
 | KAFKA_BOOTSTRAP_SERVERS | (absent: Kafka off) | brokers; when set, `kafka_landing_job` and the Kafka sensors are defined |
 | KAFKA_SECURITY_PROTOCOL | PLAINTEXT | PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL |
 | KAFKA_SASL_MECHANISM | PLAIN (with SASL_*) | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 |
@@ -53,7 +53,7 @@ class Settings:
     aws_region: str | None = None
     notifier: str = "log"
     webhook_url: str | None = None
-    ingestion_sensors: str = "running"
+    ingestion_sensors: str = "stopped"
     kafka_bootstrap_servers: str | None = None
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
@@ -79,7 +79,7 @@ class Settings:
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             notifier=env.get("MA_NOTIFIER", "log"),
             webhook_url=env.get("MA_WEBHOOK_URL") or None,
-            ingestion_sensors=env.get("MA_INGESTION_SENSORS", "running").strip().lower(),
+            ingestion_sensors=env.get("MA_INGESTION_SENSORS", "stopped").strip().lower(),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or None,
             kafka_security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", "").strip() or "PLAINTEXT",
             kafka_sasl_mechanism=env.get("KAFKA_SASL_MECHANISM") or None,

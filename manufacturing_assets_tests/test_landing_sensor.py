@@ -20,6 +20,7 @@ import pytest
 from dagster import (
     AssetKey,
     DagsterInstance,
+    Definitions,
     RunRequest,
     SensorResult,
     build_sensor_context,
@@ -143,8 +144,11 @@ def instance() -> Iterator[DagsterInstance]:
         yield inst
 
 
-def tick(store: Store, instance: DagsterInstance, cursor: str | None) -> SensorResult:
-    """One sensor evaluation; applies its dynamic partition requests like the daemon does."""
+def tick(
+    store: Store, instance: DagsterInstance, cursor: str | None, apply: bool = True
+) -> SensorResult:
+    """One sensor evaluation; applies its dynamic partition requests like the daemon does
+    (``apply=False``: the daemon died before it could)."""
     ctx = build_sensor_context(
         instance=instance,
         cursor=cursor,
@@ -152,7 +156,7 @@ def tick(store: Store, instance: DagsterInstance, cursor: str | None) -> SensorR
     )
     result = landing_sensor(ctx)
     assert isinstance(result, SensorResult)
-    for req in result.dynamic_partitions_requests or []:
+    for req in (result.dynamic_partitions_requests or []) if apply else []:
         instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
     return result
 
@@ -208,7 +212,7 @@ def test_new_files_request_exactly_their_bronze_partitions(store: Store, instanc
     rows = ledger_rows(store)
     assert rows[raw("sensor_readings", "P01", "2024-03-04", "a.jsonl")]["status"] == "new"
     assert rows[raw("sensor_readings", "P01", "2024-03-04", "b.jsonl")]["run_key"] == req.run_key
-    assert rows["raw/unknown_stream/plant=P01/date=2024-03-05/x.jsonl"]["status"] == "ignored"
+    assert "raw/unknown_stream/plant=P01/date=2024-03-05/x.jsonl" not in rows  # not listed
     assert rows["raw/sensor_readings/README.txt"]["status"] == "ignored"
     assert rows[raw("shots", "P01", "2024-03-04", "s.jsonl")]["size"] == len(b'{"shot_id": "x"}\n')
 
@@ -276,20 +280,40 @@ def test_new_plant_in_master_data_becomes_a_partition_before_its_runs(
     assert sorted(instance.get_dynamic_partitions("plant")) == ["P01", "P02", "P03"]
     # P09 is in no plants snapshot: its file waits (not in the ledger) and is retried.
     assert raw("shots", "P09", "2024-03-02", "s.jsonl") not in ledger_rows(store)
-    assert "plant P09 not in master data" in (second.skip_reason or "") or second.run_requests
+    waiting = tick(store, instance, second.cursor)
+    assert not waiting.run_requests
+    assert "1 file(s) waiting: plant P09 not in master data" in waiting.skip_reason.skip_message
+    # Master data names it later: partition first, then its run.
+    landing.write_bytes(
+        "reference/plants/snapshot_date=2024-03-03/plants.csv",
+        (PLANTS_P03 + "P09,Porto Works,EMEA,PT,Europe/Lisbon\n").encode(),
+    )
+    third = tick(store, instance, waiting.cursor)
+    assert [list(r.partition_keys) for r in third.dynamic_partitions_requests] == [["P09"]]
+    assert bronze_request("shots", "P09", "2024-03-02") in requested(third)
 
 
 def test_unacknowledged_tick_is_replayed_with_the_same_run_keys(tmp_path, instance) -> None:
-    resources = build_resources(Settings.from_env({"MA_DATA_DIR": str(tmp_path)}))
-    store = Store(Settings.from_env({"MA_DATA_DIR": str(tmp_path)}), resources)
-    instance.add_dynamic_partitions("plant", ["P01"])
-    store.landing.write_bytes(raw("shots", "P01", "2024-03-02", "a.jsonl"), b'{"shot_id": "A"}\n')
+    settings = Settings.from_env({"MA_DATA_DIR": str(tmp_path)})
+    store = Store(settings, build_resources(settings))
+    landing = store.landing
+    landing.write_bytes(
+        "reference/plants/snapshot_date=2024-03-01/plants.csv", PLANTS_P01_P02.encode()
+    )
+    landing.write_bytes(raw("shots", "P01", "2024-03-02", "a.jsonl"), b'{"shot_id": "A"}\n')
     first = tick(store, instance, None)
-    store.landing.write_bytes(raw("shots", "P01", "2024-03-03", "b.jsonl"), b'{"shot_id": "BB"}\n')
-    second = tick(store, instance, first.cursor)
-    # The daemon never stored `second` (crash after the ledger write): same cursor again.
+    landing.write_bytes("reference/plants/snapshot_date=2024-03-02/plants.csv", PLANTS_P03.encode())
+    landing.write_bytes(raw("shots", "P03", "2024-03-03", "b.jsonl"), b'{"shot_id": "BB"}\n')
+    # The tick wrote the ledger, then died: Dagster stored neither its runs, nor its new
+    # plant, nor its cursor. The next tick gets the old cursor again ...
+    lost = tick(store, instance, first.cursor, apply=False)
+    assert instance.get_dynamic_partitions("plant") == ["P01", "P02"]
     again = tick(store, instance, first.cursor)
-    assert {r.run_key for r in again.run_requests} == {r.run_key for r in second.run_requests}
+    # ... and requests the same runs with the same keys (Dagster skips keys it already ran),
+    # after adding the plant again.
+    assert {r.run_key for r in again.run_requests} == {r.run_key for r in lost.run_requests}
+    assert len(again.run_requests) == 2  # bronze/shots P03 and reference/plants
+    assert [list(r.partition_keys) for r in again.dynamic_partitions_requests] == [["P03"]]
     assert json.loads(again.cursor)["acked_tick"] == 2
     assert not tick(store, instance, again.cursor).run_requests
 
@@ -306,6 +330,24 @@ def run_request(instance: DagsterInstance, req: RunRequest, resources: dict[str,
         instance=instance,
         resources=resources,
         tags=dict(req.tags),
+        run_config=QUIET,
+    )
+    assert result.success
+
+
+def run_range(
+    instance: DagsterInstance, keys: list[AssetKey], first: str, last: str, resources: dict
+) -> None:
+    """One single-run backfill of a plant's date range (as the automation sensor launches)."""
+    result = materialize(
+        ALL_ASSETS,
+        selection=keys,
+        instance=instance,
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
         run_config=QUIET,
     )
     assert result.success
@@ -328,9 +370,8 @@ def test_late_file_recomputes_its_bronze_day_then_silver_neighbours(tmp_path, in
     # Everything already landed was processed (e.g. by `manufacturing-assets run`) before the
     # sensor was switched on: it is recorded as already ingested, nothing is re-run.
     instance.add_dynamic_partitions("plant", ["P01", "P02"])
-    run_request(
-        instance, RunRequest(asset_selection=[AssetKey(["reference", "plants"])]), resources
-    )
+    all_reference = [a.key for a in reference_assets]
+    run_request(instance, RunRequest(asset_selection=all_reference), resources)
     for day in days:
         run_request(
             instance,
@@ -342,8 +383,9 @@ def test_late_file_recomputes_its_bronze_day_then_silver_neighbours(tmp_path, in
         )
     first = tick(store, instance, None)
     assert not first.run_requests
+    defs = Definitions(assets=ALL_ASSETS, resources=resources)
     assert {r["status"] for r in ledger_rows(store).values()} == {"already_ingested"}
-    automation = evaluate_automation_conditions(ALL_ASSETS, instance)  # initial evaluation
+    automation = evaluate_automation_conditions(defs, instance)  # initial evaluation
     assert automation.total_requested == 0
 
     # A file for 2024-03-04 lands days late.
@@ -353,13 +395,13 @@ def test_late_file_recomputes_its_bronze_day_then_silver_neighbours(tmp_path, in
     assert requested(second) == {bronze_request("sensor_readings", "P01", "2024-03-04")}
 
     # Nothing downstream moves before bronze is materialized ...
-    automation = evaluate_automation_conditions(ALL_ASSETS, instance, cursor=automation.cursor)
+    automation = evaluate_automation_conditions(defs, instance, cursor=automation.cursor)
     assert automation.total_requested == 0
     (req,) = second.run_requests
     run_request(instance, req, resources)
 
     # ... then silver (and quarantine, gold) of every date whose window holds 03-04.
-    automation = evaluate_automation_conditions(ALL_ASSETS, instance, cursor=automation.cursor)
+    automation = evaluate_automation_conditions(defs, instance, cursor=automation.cursor)
     expected = {str(partition_key("P01", d)) for d in ("2024-03-03", "2024-03-04", "2024-03-05")}
     for key in (
         ["silver", "sensor_readings"],
@@ -370,8 +412,45 @@ def test_late_file_recomputes_its_bronze_day_then_silver_neighbours(tmp_path, in
     assert automation.get_num_requested(AssetKey(["bronze", "sensor_readings"])) == 0
 
     # Once requested they are handled: the next evaluation requests nothing again.
-    automation = evaluate_automation_conditions(ALL_ASSETS, instance, cursor=automation.cursor)
+    automation = evaluate_automation_conditions(defs, instance, cursor=automation.cursor)
     assert automation.total_requested == 0
+
+    # A late machine-events file for 03-04: silver machine events of 03-03..03-05 first ...
+    events = raw("machine_events", "P01", "2024-03-04", "late.jsonl")
+    landing.write_bytes(
+        events,
+        b'{"machine_id": "P01-M001", "plant_id": "P01", "ts": "2024-03-04T06:00:00+01:00", '
+        b'"state": "RUNNING", "reason_code": null}\n',
+    )
+    third = tick(store, instance, second.cursor)
+    (req,) = third.run_requests
+    run_request(instance, req, resources)
+    automation = evaluate_automation_conditions(defs, instance, cursor=automation.cursor)
+    d3_to_d5 = [str(partition_key("P01", f"2024-03-0{d}")) for d in (3, 4, 5)]
+    silver_events = [
+        AssetKey(["silver", "machine_events"]),
+        AssetKey(["quarantine", "machine_events"]),
+    ]
+    for key in silver_events:
+        assert sorted(automation.get_requested_partitions(key)) == d3_to_d5
+    assert automation.get_num_requested(AssetKey(["silver", "sensor_readings"])) == 0
+    run_range(instance, silver_events, d3_to_d5[0], d3_to_d5[-1], resources)
+
+    # ... then, states carrying over midnight, the intervals of 03-03..03-06 (D+1 of every
+    # recomputed day) and the OEE of 03-06; Dagster requests a dependent through a D-1..D
+    # mapping on the tick after its parent updated, not in the parent's run ...
+    automation = evaluate_automation_conditions(defs, instance, cursor=automation.cursor)
+    d6 = str(partition_key("P01", "2024-03-06"))
+    intervals = AssetKey(["silver", "machine_state_intervals"])
+    assert sorted(automation.get_requested_partitions(intervals)) == [*d3_to_d5, d6]
+    assert set(automation.get_requested_partitions(AssetKey(["gold", "oee_daily"]))) == {d6}
+    run_range(instance, [intervals], d3_to_d5[0], d6, resources)
+
+    # ... and, once the intervals are in, the OEE of 03-03..03-05 again (it was first computed
+    # together with the events, before the intervals; 03-06 ran with the intervals).
+    automation = evaluate_automation_conditions(defs, instance, cursor=automation.cursor)
+    oee = sorted(automation.get_requested_partitions(AssetKey(["gold", "oee_daily"])))
+    assert oee == d3_to_d5
 
 
 # ---------------------------------------------------------------- everything on S3

@@ -1,7 +1,8 @@
 """Landing sensor: new files in the landing zone -> runs of exactly the bronze partitions they touch.
 
-Every tick lists ``raw/`` and ``reference/`` (key, size, ETag, last-modified; no object is
-read for that), compares the listing with the **ledger** of files already seen and
+Every tick lists ``raw/<stream>/`` for the contract's streams and ``reference/`` (key, size,
+ETag, last-modified; no object is read for that), compares the listing with the **ledger** of
+files already seen and
 
 - requests one run per (stream, plant, landing date) touched by new files:
   ``asset_selection=[bronze/<stream>]``, ``partition_key=MultiPartitionKey(date, plant)``
@@ -10,7 +11,9 @@ read for that), compares the listing with the **ledger** of files already seen a
   in new ``reference/plants`` snapshots to the ``plant`` dynamic partitions (in the same
   ``SensorResult``, so they exist before the runs for them are created);
 - records a file whose content equals a file already processed (same size and S3 ETag, or
-  same size and sha256 on a local folder) as a ``duplicate`` and requests nothing for it.
+  same size and sha256 on a local folder) as a ``duplicate`` and requests nothing for it;
+- records a file whose partition was materialized by a run started after it landed (e.g. by
+  ``manufacturing-assets run``) as ``already_ingested`` and requests nothing for it.
 
 Downstream layers (silver D-1..D+1, quarantine, gold, marts) follow through the asset graph:
 their assets carry :func:`plant_day_automation_condition`, evaluated by the automation
@@ -26,6 +29,7 @@ drops run requests whose run key it has already seen. See ``docs/ingestion.md``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -35,6 +39,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -72,7 +77,8 @@ log = logging.getLogger(__name__)
 
 LANDING_SENSOR_NAME = "landing_sensor"
 LEDGER_PATH = "_system/landing_ledger"
-LISTED_PREFIXES = ("raw/", "reference/")
+# Listed concurrently (one ListObjectsV2 stream per prefix on S3); other keys are not looked at.
+LISTED_PREFIXES = (*(f"raw/{s}/" for s in STREAMS), "reference/")
 BRONZE_KEYS = {s: AssetKey(["bronze", s]) for s in STREAMS}
 REFERENCE_KEYS = {e: AssetKey(["reference", e]) for e in REFERENCE_ENTITIES}
 
@@ -104,6 +110,12 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
 # ---------------------------------------------------------------- automation downstream
 
 
+# Unpartitioned context the plant x date assets read: master data and the SCD2 dimensions.
+CONTEXT_ASSETS = AssetSelection.groups("reference") | AssetSelection.from_string(
+    'key:"marts/dim_*"'
+)
+
+
 def plant_day_automation_condition() -> AutomationCondition:
     """``AutomationCondition.eager()`` for plant x date assets that also reaches old dates.
 
@@ -112,13 +124,12 @@ def plant_day_automation_condition() -> AutomationCondition:
     landing day with no files (a never-materialized bronze partition) is normal. So, per
     partition: run when a plant x date dependency updated since the partition was last
     requested or materialized, unless a dependency or the partition itself is in progress or
-    master data is missing. Updates of master data (``reference/*``, unpartitioned) do not
-    trigger recomputation of every date ever processed.
+    an unpartitioned context input (master data, dimensions) is missing. Updates of that
+    context (a new daily snapshot) do not recompute every date ever processed.
     """
-    master_data = AssetSelection.groups("reference")
     return (
-        AutomationCondition.any_deps_updated().ignore(master_data).since_last_handled()
-        & ~AutomationCondition.any_deps_missing().allow(master_data)
+        AutomationCondition.any_deps_updated().ignore(CONTEXT_ASSETS).since_last_handled()
+        & ~AutomationCondition.any_deps_missing().allow(CONTEXT_ASSETS)
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
     ).with_label("eager (any date)")
@@ -219,9 +230,12 @@ class TickPlan:
 
 
 def _listing(landing: LandingZone) -> pl.DataFrame:
-    objects: list[LandedObject] = []
-    for prefix in LISTED_PREFIXES:
-        objects.extend(landing.list_objects(prefix))
+    """Every object under LISTED_PREFIXES: metadata only (key, size, ETag, last-modified)."""
+    if landing.is_s3:
+        landing._s3()  # create the (thread-safe) boto3 client once, before the threads
+    with ThreadPoolExecutor(len(LISTED_PREFIXES)) as pool:
+        parts = list(pool.map(lambda p: list(landing.list_objects(p)), LISTED_PREFIXES))
+    objects: list[LandedObject] = [o for part in parts for o in part]
     return pl.DataFrame(
         {
             "key": [o.key for o in objects],
@@ -273,10 +287,15 @@ def _valid_plant_key(plant: str) -> bool:
     return not any(c in plant for c in "|,[]") and plant.strip() == plant and bool(plant)
 
 
+@functools.lru_cache(maxsize=65_536)
+def _partition_str(plant: str, day: date) -> str:
+    return str(partition_key(plant, day))  # "YYYY-MM-DD|PLANT" (MultiPartitionKey is slow)
+
+
 def _target(f: dict[str, Any]) -> tuple[AssetKey, str | None]:
     """The asset (and partition) a landed file feeds."""
     if f["kind"] == "raw":
-        return BRONZE_KEYS[f["stream"]], str(partition_key(f["plant_id"], f["landing_date"]))
+        return BRONZE_KEYS[f["stream"]], _partition_str(f["plant_id"], f["landing_date"])
     return REFERENCE_KEYS[f["stream"]], None
 
 
@@ -372,11 +391,9 @@ def _requests_for(rows: list[dict[str, Any]]) -> dict[str, RunRequest]:
     return requests
 
 
-def _replay(ledger: pl.DataFrame, after_tick: int, known_plants: set[str]) -> list[RunRequest]:
+def _replay(unacked: pl.DataFrame, known_plants: set[str]) -> list[RunRequest]:
     """Run requests of ledger rows written by ticks the cursor never acknowledged."""
-    rows = ledger.filter(
-        (pl.col("tick") > after_tick) & pl.col("status").is_in(REQUESTED)
-    ).to_dicts()
+    rows = unacked.to_dicts()
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["kind"] == "raw" and r["plant_id"] not in known_plants:
@@ -490,6 +507,14 @@ def plan_tick(
         latest = max(snapshots.to_list(), default=None)
         if latest and latest not in plants_snapshots:
             new_plants.update(_plants_in_snapshot(landing, latest))
+    # Plants of runs replayed from an unacknowledged tick: that tick added them (its partition
+    # request was lost with it), so add them again.
+    unacked = (
+        ledger.filter((pl.col("tick") > acked_tick) & pl.col("status").is_in(REQUESTED))
+        if acked_tick is not None
+        else ledger.clear()
+    )
+    new_plants.update(p for p in unacked["plant_id"].drop_nulls().unique().to_list())
     new_plants -= known_plants
     known_plants |= new_plants
     ready = []
@@ -517,7 +542,9 @@ def plan_tick(
         sizes = pl.Series([c["size"] for c in ready], dtype=pl.Int64)
         batch_counts = sizes.value_counts()
         colliding = set(batch_counts.filter(pl.col("count") > 1).to_series(0).to_list())
-        old = processed.filter(pl.col("size").is_in(sizes.unique().to_list()))
+        old = processed.filter(
+            pl.col("size").is_in(sizes.unique().to_list()) & (pl.col("size") > 0)
+        )
         colliding |= set(old["size"].to_list())
         hashed_old = (
             ledger.filter(pl.col("fingerprint").is_not_null())
@@ -568,12 +595,12 @@ def plan_tick(
                 status=ALREADY_INGESTED,
                 detail="asset materialized by a run started after it landed",
             )
-    to_request = [c for c in originals if c["status"] in REQUESTED] + reference_rows
+    to_request = [c for c in originals + reference_rows if c["status"] in REQUESTED]
     requests = _requests_for(to_request)
     rows.extend(originals)
     rows.extend(reference_rows)
 
-    replay = _replay(ledger, acked_tick, known_plants) if acked_tick is not None else []
+    replay = _replay(unacked, known_plants)
     for req in replay:
         requests.setdefault(req.run_key, req)  # type: ignore[arg-type]
 
@@ -654,6 +681,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}") from None
+            time.sleep(0.1)
+
+
 def _bench_files(n_files: int, plants: Sequence[str]) -> list[tuple[str, bytes]]:
     """``n_files`` small distinct files over 4 streams x plants x dates x 5 batches."""
     out = []
@@ -670,8 +709,6 @@ def _bench_files(n_files: int, plants: Sequence[str]) -> list[tuple[str, bytes]]
 
 
 def _bench_one(landing: LandingZone, ledger: LandingLedger, n_files: int) -> dict[str, Any]:
-    from concurrent.futures import ThreadPoolExecutor
-
     from dagster import build_sensor_context, instance_for_test
 
     plants = ["P01", "P02", "P03", "P04", "P05"]
@@ -700,6 +737,9 @@ def _bench_one(landing: LandingZone, ledger: LandingLedger, n_files: int) -> dic
         t0 = time.perf_counter()
         listed = sum(1 for _ in landing.list_objects("raw/"))
         list_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _listing(landing)
+        listing_s = time.perf_counter() - t0
         first, first_s = tick(None)
         second, second_s = tick(first.cursor)
         landing.write_bytes("raw/shots/plant=P01/date=2024-01-02/late.jsonl", b'{"late": 1}\n')
@@ -707,7 +747,8 @@ def _bench_one(landing: LandingZone, ledger: LandingLedger, n_files: int) -> dic
     return {
         "files": n_files,
         "write_s": round(write_s, 2),
-        "list_s": round(list_s, 2),
+        "list_raw_sequential_s": round(list_s, 2),
+        "list_parallel_s": round(listing_s, 2),  # what a tick spends listing
         "listed": listed,
         "first_tick_s": round(first_s, 2),
         "first_tick_run_requests": len(first.run_requests or []),
@@ -724,7 +765,7 @@ def benchmark_landing_sensor(
     """Time landing-sensor ticks over ``n_files`` new objects, on a local folder and moto S3.
 
     Per backend: the first tick (every file new), an idle tick (nothing new) and a tick with
-    one late file. The S3 run starts a ``moto`` server on a free 127.0.0.1 port (landing zone
+    one late file. The S3 run starts a ``moto`` server process on a free 127.0.0.1 port (landing zone
     and ledger on it) and stops it afterwards.
     """
     results: dict[str, dict[str, Any]] = {}
@@ -734,14 +775,20 @@ def benchmark_landing_sensor(
             ledger = LandingLedger(uri=ledger_uri(os.path.join(tmp, "lake")))
             results["local"] = _bench_one(landing, ledger, n_files)
     if "s3" in backends:
-        import boto3
-        from moto.server import ThreadedMotoServer
+        import subprocess
+        import sys
 
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        import boto3
+
+        # moto in its own process (as S3 would be), not sharing this interpreter's GIL.
         port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
+            _wait_for_port(port)
             endpoint = f"http://127.0.0.1:{port}"
             creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
             boto3.client(
@@ -762,7 +809,8 @@ def benchmark_landing_sensor(
             )
             results["s3"] = _bench_one(landing, ledger, n_files)
         finally:
-            server.stop()
+            server.terminate()
+            server.wait(timeout=30)
     return results
 
 
