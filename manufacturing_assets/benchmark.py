@@ -21,8 +21,12 @@ import narwhals as nw
 import polars as pl
 
 from manufacturing_assets.assets.bronze import read_bronze
-from manufacturing_assets.assets.common import BRONZE_PARTITION_EXPR
-from manufacturing_assets.io_managers.delta import read_delta_partitions, write_delta_partitions
+from manufacturing_assets.io_managers.delta import (
+    read_delta_partitions,
+    scan_delta,
+    write_delta_partitions,
+)
+from manufacturing_assets.resources.engine import collect_polars
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets.transforms.sensor_readings import (
     gold_sensor_hourly,
@@ -75,13 +79,11 @@ def benchmark_sensor_readings(workdir: Path, n: int, files: int) -> list[tuple[s
     timed("bronze (files -> delta)", lambda r: r, bronze_stage, report)
 
     def silver_stage() -> int:
-        bronze = read_delta_partitions(
-            str(lake / "bronze/sensor_readings"), None, BRONZE_PARTITION_EXPR, [PLANT], [DAY]
-        )
-        result = silver_sensor_readings(nw.from_native(bronze.lazy()), TZ, [DAY])
-        del bronze
-        silver = result.silver.collect(backend="polars").to_native()
-        quarantine = result.quarantine.collect(backend="polars").to_native()
+        # as the asset does: a lazy scan of the partitions, streaming collect
+        bronze = scan_delta(str(lake / "bronze/sensor_readings"), None, part)
+        result = silver_sensor_readings(nw.from_native(bronze), TZ, [DAY])
+        silver = collect_polars(result.silver)
+        quarantine = collect_polars(result.quarantine)
         write_delta_partitions(str(lake / "silver/sensor_readings"), silver, silver_part)
         write_delta_partitions(str(lake / "quarantine/sensor_readings"), quarantine, silver_part)
         return silver.height + quarantine.height

@@ -235,17 +235,23 @@ def test_dim_mold_takes_part_from_mold_parts_as_of_each_snapshot():
             D4: [("MD-1", "8", "30", "CO-S01"), ("MD-2", "2", "20", "CO-S02")],
         },
     )
-    # mold_parts snapshotted on other days: D2 (first) and D3 (MD-2 re-tooled to PT-3)
+    # mold_parts snapshotted on other days: D2 (first), D3 (MD-2 re-tooled to PT-3) and
+    # D5, a day without a molds snapshot (MD-2 re-tooled again, to PT-4)
     mold_parts = snapshots(
         "mold_parts",
-        {D2: [("MD-1", "PT-1"), ("MD-2", "PT-2")], D3: [("MD-1", "PT-1"), ("MD-2", "PT-3")]},
+        {
+            D2: [("MD-1", "PT-1"), ("MD-2", "PT-2")],
+            D3: [("MD-1", "PT-1"), ("MD-2", "PT-3")],
+            D5: [("MD-1", "PT-1"), ("MD-2", "PT-4")],
+        },
     )
     dim = collect(build_dim_mold(lazy(molds), lazy(mold_parts)))
     assert versions(dim, "mold_id", "cavities", "part_id") == [
         ("MD-1", 4, "PT-1", D1, D4, False),  # D1 precedes mold_parts: earliest mapping
         ("MD-1", 8, "PT-1", D4, None, True),
         ("MD-2", 2, "PT-2", D1, D3, False),
-        ("MD-2", 2, "PT-3", D3, None, True),  # a change of part is a new version
+        ("MD-2", 2, "PT-3", D3, D5, False),  # a change of part is a new version ...
+        ("MD-2", 2, "PT-4", D5, None, True),  # ... also on a day without a molds snapshot
     ]
     assert dim.schema["cavities"] == pl.Int64
     assert validate(DIMENSION_MODELS["mold"], dim)[0]
@@ -258,16 +264,19 @@ def test_as_of_join_picks_the_version_valid_on_each_date():
     dim = build_machines(
         machines(
             (D1, [m("M1", "150"), m("M2", "220")]),
-            (D2, [m("M1", "180"), m("M2", "220")]),
-            (D3, [m("M1", "180")]),  # M2 closed on D3
+            (D2, [m("M1", "180"), m("M2", "220"), m("M3", "350")]),  # M3 is new
+            (D3, [m("M1", "180"), m("M3", "350")]),  # M2 closed on D3 ...
+            (D5, [m("M1", "180"), m("M2", "220"), m("M3", "350")]),  # ... back on D5
         )
     )
     sk = {(r["machine_id"], r["valid_from"]): r["machine_sk"] for r in dim.iter_rows(named=True)}
+    early = D0 - timedelta(days=5)
     facts = pl.DataFrame(
         {
-            "row": list(range(8)),
-            "machine_id": ["M1", "M1", "M1", "M1", "M2", "M2", None, "M9"],
-            "production_date": [D0 - timedelta(days=5), D1, D2, D5, D2, D3, D2, D2],
+            "row": list(range(13)),
+            "machine_id": ["M1", "M1", "M1", "M1", "M2", "M2", None, "M9", "M3", "M3", "M3"]
+            + ["M2", "M2"],
+            "production_date": [early, D1, D2, D5, D2, D3, D2, D2, early, D1, D2, D4, D5],
         }
     )
     out = collect(
@@ -289,6 +298,11 @@ def test_as_of_join_picks_the_version_valid_on_each_date():
         (None, None),  # M2 was closed on D3
         (None, None),  # null key
         (None, None),  # unknown key
+        (None, None),  # M3 is not in the first snapshot, which a date before it reads
+        (None, None),  # nor in D1's snapshot: it first appears on D2
+        (sk[("M3", D2)], 350.0),
+        (None, None),  # M2 still absent on D4 (the D3 snapshot is the latest)
+        (sk[("M2", D5)], 220.0),  # reappeared: its new version
     ]
 
 
@@ -359,7 +373,7 @@ def test_dimension_checks_catch_broken_histories():
 
 
 @pytest.mark.integration
-def test_dimensions_same_on_spark():
+def test_dimensions_same_on_spark(spark):  # conftest: one session per test run
     from manufacturing_assets.resources.engine import EngineResource
 
     spark, local = EngineResource(name="spark"), EngineResource(name="polars")

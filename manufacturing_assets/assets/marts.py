@@ -8,15 +8,19 @@ versions valid on their production date. Transformations: `transforms/dimensions
 `transforms/facts.py`; quality: `checks/mart_models.py`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 import polars as pl
 from dagster import (
+    AssetChecksDefinition,
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetsDefinition,
+    AssetSelection,
+    AutomationCondition,
     BackfillPolicy,
     MetadataValue,
     asset,
@@ -28,8 +32,8 @@ from manufacturing_assets.checks.mart_models import (
     DIMENSION_MODELS,
     FACT_MODELS,
     FACT_REFERENCES,
-    WIRED_FACTS,
     DimDate,
+    mart_checks,
 )
 from manufacturing_assets.contract import REFERENCE_ENTITIES, SHOT_MEASURES
 from manufacturing_assets.partitions import START_DATE, date_partitions, plant_date_partitions
@@ -116,6 +120,36 @@ UPSTREAM_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 }
 
 
+# ---------------------------------------------------------------- automation
+
+DIMENSION_KEYS = [AssetKey([MARTS, f"dim_{name}"]) for name in (*DIMENSIONS, "date")]
+
+
+def dimension_automation_condition() -> AutomationCondition:
+    """Rebuild a dimension when its master data (`reference/*`) was re-read."""
+    return AutomationCondition.eager()
+
+
+def calendar_automation_condition() -> AutomationCondition:
+    """`dim_date` follows the calendar: once a day (its range grows with the partitions)."""
+    return AutomationCondition.on_cron("10 0 * * *")
+
+
+def fact_automation_condition() -> AutomationCondition:
+    """Like the plant x day assets' condition: recompute a fact partition when its
+    silver/gold input partition updated. Dimension (and master-data) updates do not
+    recompute every date ever processed: a fact keeps the keys it was built with until its
+    partition is rematerialized; `referential_integrity` reports keys a rebuilt dimension
+    no longer has (`dangling`) or no longer dates the same way (`not_valid_on_date`)."""
+    static = AssetSelection.groups("reference") | AssetSelection.assets(*DIMENSION_KEYS)
+    return (
+        AutomationCondition.any_deps_updated().ignore(static).since_last_handled()
+        & ~AutomationCondition.any_deps_missing().allow(static)
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("eager on silver/gold (any date)")
+
+
 # ---------------------------------------------------------------- dimensions
 
 
@@ -165,6 +199,7 @@ def build_dimension_asset(spec: DimensionSpec) -> AssetsDefinition:
         key=[MARTS, spec.table],
         group_name=MARTS,
         ins={"reference": AssetIn(key=["reference", spec.entity])},
+        automation_condition=dimension_automation_condition(),
         owners=OWNERS,
         tags={**TAGS, "domain": "master_data"},
         kinds={"polars", "delta"},
@@ -193,6 +228,7 @@ MOLD = DIMENSIONS["mold"]
         "molds": AssetIn(key=["reference", "molds"]),
         "mold_parts": AssetIn(key=["reference", "mold_parts"]),
     },
+    automation_condition=dimension_automation_condition(),
     owners=OWNERS,
     tags={**TAGS, "domain": "master_data"},
     kinds={"polars", "delta"},
@@ -216,22 +252,31 @@ def dim_mold(
 
 
 def calendar_range() -> tuple[date, date]:
-    """First and last day of the `date` partitions (facts cannot fall outside them)."""
+    """From the first `date` partition to 31 December of the year after the last one.
+
+    Facts only exist on partition dates, so every fact's `date_sk` has its row, and the
+    margin keeps it so for a year even if `dim_date` is not rebuilt daily. Deriving the range
+    from the facts instead would make `dim_date` depend on them while their referential
+    checks depend on `dim_date`.
+    """
     last = date_partitions.get_last_partition_key()
-    return date.fromisoformat(START_DATE), date.fromisoformat(last) if last else date.today()
+    end = date.fromisoformat(last) if last else date.today()
+    return date.fromisoformat(START_DATE), date(end.year + 1, 12, 31)
 
 
 @asset(
     key=[MARTS, "dim_date"],
     group_name=MARTS,
+    automation_condition=calendar_automation_condition(),
     owners=OWNERS,
     tags={**TAGS, "domain": "calendar"},
     kinds={"polars", "delta"},
     metadata={"dagster/column_schema": model_table_schema(DimDate)},
     description=(
-        "The calendar: one row per day from the first to the last `date` partition "
-        "(MA_START_DATE .. tomorrow), so every fact's `date_sk` (yyyymmdd of its production "
-        "date) exists. Year, quarter, month, day, ISO year/week, ISO weekday, is_weekend."
+        "The calendar: one row per day from the first `date` partition (MA_START_DATE) to 31 "
+        "December of the year after the last one, so every fact's `date_sk` (yyyymmdd of its "
+        "production date) exists. Year, quarter, month, day, ISO year/week, ISO weekday "
+        "(1 = Monday), is_weekend."
     ),
 )
 def dim_date_asset(context: AssetExecutionContext, engine: EngineResource) -> pl.DataFrame:
@@ -308,6 +353,7 @@ def build_fact_asset(fact: str) -> AssetsDefinition:
         },
         "partitions_def": plant_date_partitions,
         "backfill_policy": BackfillPolicy.single_run(),
+        "automation_condition": fact_automation_condition(),
         "owners": OWNERS,
         "tags": {**TAGS, "domain": "production"},
         "kinds": {"polars", "delta"},
@@ -363,5 +409,26 @@ def build_fact_asset(fact: str) -> AssetsDefinition:
     return _machine_fact
 
 
-fact_assets = [build_fact_asset(f) for f in WIRED_FACTS]
+fact_assets = [build_fact_asset(f) for f in FACT_SOURCES]
 mart_assets = [*dimension_assets, *fact_assets]
+
+
+def wired_marts(
+    defined: Sequence[AssetsDefinition],
+) -> tuple[list[AssetsDefinition], list[AssetChecksDefinition]]:
+    """The mart assets (and their checks) a code location holding ``defined`` can load:
+    every dimension, and each fact whose silver/gold input is among ``defined``.
+
+    Facts read `silver/shots`, `silver/machine_state_intervals`, `gold/sensor_hourly` and
+    `gold/oee_daily`; `Definitions` refuses an asset whose input no asset produces, so a
+    fact joins the code location together with its input.
+    """
+    keys = {key for a in defined for key in a.keys}
+    assets = [*dimension_assets] + [
+        a
+        for name, a in zip(FACT_SOURCES, fact_assets, strict=True)
+        if AssetKey(FACT_SOURCES[name][0]) in keys
+    ]
+    wired = {key for a in assets for key in a.keys}
+    checks = [c for c in mart_checks if all(k.asset_key in wired for k in c.check_keys)]
+    return assets, checks

@@ -127,15 +127,17 @@ def require_timezones(plants: pl.DataFrame, plant_ids: list[str]) -> dict[str, s
 def silver_sensor_readings_asset(
     context: AssetExecutionContext,
     engine: EngineResource,
-    bronze: pl.DataFrame,
+    bronze: pl.LazyFrame,
     plants: pl.DataFrame,
 ):
     targets = plants_and_dates(context.partition_keys)
     tzs = require_timezones(plants, list(targets))
     silvers, quarantines, duplicates, extra = [], [], 0, set()
     for plant, dates in targets.items():
-        rows = bronze.filter(pl.col("plant_id") == plant) if bronze.width else bronze
-        if rows.is_empty():
+        # lazy: only the columns and partitions the transformation needs are read
+        has_columns = bool(bronze.collect_schema().names())
+        rows = bronze.filter(pl.col("plant_id") == plant) if has_columns else bronze
+        if not has_columns or rows.select(pl.len()).collect().item() == 0:
             context.log.warning(f"no bronze sensor readings for plant {plant} around {dates}")
             rows = pl.DataFrame(schema=bronze_columns("sensor_readings"))
         result = silver_sensor_readings(engine.lazy(rows), tzs[plant], dates)

@@ -1,14 +1,14 @@
 """Quality contract of the star schema (`marts/*`): pandera models for every dimension and
 fact, SCD2 invariants, and referential integrity of the facts' surrogate keys.
 
-Checks (all `mart_checks`, severity ERROR, non-blocking: a failure is reported and alerted
-on, it never fails the run that materialized the table):
-- dimensions (unpartitioned): `pandera_<Model>`, `one_current_version` (exactly one current
-  row per natural key of the latest master-data snapshot, none for keys that left it),
-  `no_overlapping_versions`;
+`mart_checks` (all non-blocking: a failure is reported and alerted on, it never fails the
+run that materialized the table, nor `manufacturing-assets run`):
+- dimensions (unpartitioned, severity ERROR): `pandera_<Model>`, `one_current_version`
+  (exactly one current row per natural key of the latest master-data snapshot, none for
+  keys that left it), `no_overlapping_versions`;
 - facts (per plant x date partition): `pandera_<Model>` (WARN, like gold) and
-  `referential_integrity` (every surrogate key exists in its dimension, is the version
-  valid on the row's production date, and no row with a natural key lacks its key).
+  `referential_integrity` (ERROR: every surrogate key exists in its dimension and is the
+  version valid on the row's production date; no row with a natural key lacks its key).
 """
 
 from collections.abc import Mapping
@@ -422,9 +422,10 @@ def referential_violations(
     fact: pl.DataFrame, dims: Mapping[str, pl.DataFrame], references: Mapping[str, tuple[str, str]]
 ) -> dict[str, dict[str, int]]:
     """Per surrogate key column of ``fact``: rows whose key is not in the dimension
-    (``dangling``), whose natural key has no key (``missing``), and whose key is a version
-    not valid on the row's production date (``not_valid_on_date``; contract 7, a date
-    before a key's first version takes that version)."""
+    (``dangling``), whose natural key has no key (``missing``: master data as of the date
+    does not list it), and whose key is a version not valid on the row's production date
+    (``not_valid_on_date``; contract 7, a date before the first snapshot takes the version
+    in that snapshot)."""
     out: dict[str, dict[str, int]] = {}
     for sk, (dim_name, natural) in references.items():
         dim = dims[dim_name]
@@ -439,12 +440,11 @@ def referential_violations(
         ).height
         counts["missing"] = fact.filter(pl.col(natural).is_not_null() & pl.col(sk).is_null()).height
         if dim.width and "valid_from" in dim.columns:
-            spec = DIMENSIONS[dim_name]
             versions = dim.select(
                 pl.col(dim_sk).alias(sk),
                 "valid_from",
                 "valid_to",
-                pl.col("valid_from").min().over(spec.key).alias("_first"),
+                pl.col("valid_from").min().alias("_first"),  # the first snapshot
             )
             d = pl.col("production_date")
             valid = (
@@ -629,10 +629,4 @@ def fact_checks(facts: list[str]) -> list[AssetChecksDefinition]:
     return checks
 
 
-# Facts whose upstream asset is defined in this code location. fact_shot,
-# fact_machine_state and fact_oee_daily read silver/shots, silver/machine_state_intervals
-# and gold/oee_daily: add them here once those assets exist (a fact whose upstream is not
-# defined makes `Definitions` fail to load). `assets/marts.py` reads this list too.
-WIRED_FACTS = ["fact_sensor_hourly"]
-
-mart_checks = [*dimension_checks(), *fact_checks(WIRED_FACTS)]
+mart_checks = [*dimension_checks(), *fact_checks(list(FACT_MODELS))]

@@ -87,11 +87,11 @@ def bronze_columns(stream: str) -> dict[str, pl.DataType]:
     }
 
 
-def _lines(text: str) -> pl.DataFrame:
-    """Split text into lines with 1-based line numbers, dropping blank lines."""
+def _lines(data: bytes) -> pl.DataFrame:
+    """Split UTF-8 text into lines with 1-based line numbers, dropping blank lines."""
     try:
         frame = pl.read_csv(
-            text.encode(),
+            data,
             has_header=False,
             separator="\x1f",
             quote_char=None,
@@ -99,7 +99,8 @@ def _lines(text: str) -> pl.DataFrame:
             eol_char="\n",
         )
     except pl.exceptions.PolarsError:
-        frame = pl.DataFrame({"raw_payload": text.split("\n")}, schema={"raw_payload": pl.String})
+        lines = data.decode("utf-8").split("\n")
+        frame = pl.DataFrame({"raw_payload": lines}, schema={"raw_payload": pl.String})
     frame = frame.with_columns(
         pl.col("raw_payload").str.strip_suffix("\r"),
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_number"),
@@ -128,12 +129,13 @@ def _flatten(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def _read_jsonl(stream: str, text: str) -> pl.DataFrame:
-    lines = _lines(text)
+def _read_jsonl(stream: str, data: bytes) -> pl.DataFrame:
+    data.decode("utf-8")  # refuse a file that is not UTF-8 text (UnicodeDecodeError)
+    lines = _lines(data)
     fields = STREAM_FIELDS[stream] + ((_NESTED[stream],) if stream in _NESTED else ())
     values = None
     try:  # fast path: the whole file is valid JSON lines
-        values = pl.read_ndjson(text.encode(), schema={f: pl.String for f in fields})
+        values = pl.read_ndjson(data, schema={f: pl.String for f in fields})
         errors = pl.Series("parse_error", [None] * lines.height, dtype=pl.String)
         if values.height != lines.height:
             values = None
@@ -234,9 +236,9 @@ def read_landed_file(
     fmt = next((f[1:] for f in FORMATS if name.endswith(f)), "unknown")
     try:
         if fmt == "jsonl.gz":
-            frame = _read_jsonl(stream, gzip.decompress(data).decode("utf-8"))
+            frame = _read_jsonl(stream, gzip.decompress(data))
         elif fmt == "jsonl":
-            frame = _read_jsonl(stream, data.decode("utf-8"))
+            frame = _read_jsonl(stream, data)
         elif fmt == "csv":
             frame = _read_csv(stream, data)
         elif fmt == "parquet":
@@ -285,4 +287,4 @@ def concat_bronze(frames: list[pl.DataFrame], stream: str) -> pl.DataFrame:
     """Stack per-file frames; open-ended columns are unioned (missing -> null)."""
     if not frames:
         return pl.DataFrame(schema=bronze_columns(stream))
-    return pl.concat(frames, how="diagonal_relaxed")
+    return pl.concat(frames, how="diagonal_relaxed", rechunk=False)

@@ -203,6 +203,35 @@ def read_delta(
     return frame.select(table.schema().to_arrow().names)
 
 
+def scan_delta(
+    uri: str,
+    storage_options: Mapping[str, str] | None = None,
+    partitions: Sequence[PartitionValues] | None = None,
+) -> pl.LazyFrame | None:
+    """A lazy scan of the rows of ``partitions`` (None: all); None when no table.
+
+    Nothing is read until the frame is collected, and then only the columns and files the
+    query needs (projection and partition pruning), so a transformation that ignores a wide
+    column (``raw_payload``) never loads it.
+    """
+    table = _open(uri, storage_options)
+    if table is None:
+        return None
+    frame = pl.scan_pyarrow_dataset(table.to_pyarrow_dataset())
+    if partitions is not None and not partitions:
+        return frame.head(0)
+    if partitions:
+        frame = frame.filter(
+            pl.any_horizontal(
+                [
+                    pl.all_horizontal([pl.col(c) == pl.lit(v) for c, v in p.items()])
+                    for p in partitions
+                ]
+            )
+        )
+    return frame
+
+
 def read_delta_partitions(
     uri: str,
     storage_options: Mapping[str, str] | None = None,
@@ -409,6 +438,7 @@ class DeltaLakeIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> pl.DataFrame | pl.LazyFrame | pd.DataFrame:
         uri = self.table_uri(context.asset_key.path)
         predicate = None
+        values: list = []
         if context.has_asset_partitions:
             upstream = context.upstream_output
             expr = upstream.definition_metadata.get("partition_expr") if upstream else None
@@ -416,6 +446,15 @@ class DeltaLakeIOManager(ConfigurableIOManager):
                 context.asset_partitions_def, context.asset_partition_keys, expr
             )
             predicate = partition_predicate(values)
+        wanted = context.dagster_type.typing_type if context.dagster_type else None
+        if wanted is pl.LazyFrame:
+            lazy = scan_delta(
+                uri, self.storage_options, values if context.has_asset_partitions else None
+            )
+            if lazy is None:
+                context.log.warning(f"Delta table {uri} does not exist yet; loading an empty frame")
+                return pl.LazyFrame()
+            return lazy
         frame = read_delta(uri, self.storage_options, predicate)
         if frame is None:
             context.log.warning(f"Delta table {uri} does not exist yet; loading an empty frame")

@@ -44,10 +44,11 @@ class EngineResource(ConfigurableResource):
             self._spark = spark_session(self.spark_master)
         return self._spark
 
-    def lazy(self, frame: pl.DataFrame) -> nw.LazyFrame[Any]:
+    def lazy(self, frame: pl.DataFrame | pl.LazyFrame) -> nw.LazyFrame[Any]:
         """A Polars frame as the engine's lazy frame."""
         if self.name == "spark":
-            return nw.from_native(to_spark(self.spark(), frame))
+            eager = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+            return nw.from_native(to_spark(self.spark(), eager))
         return nw.from_native(frame.lazy())
 
     def collect(self, frame: nw.LazyFrame[Any]) -> pl.DataFrame:
@@ -75,4 +76,7 @@ def collect_polars(frame: nw.LazyFrame[Any]) -> pl.DataFrame:
                 for c, t in out.schema.items()
             ]
         )
+    native = nw.to_native(frame)
+    if isinstance(native, pl.LazyFrame):  # streaming engine: bounded memory on big partitions
+        return native.collect(engine="streaming")
     return frame.collect(backend="polars").to_native()

@@ -197,16 +197,18 @@ def snapshot_calendar(snapshots: Frame) -> Frame:
     )
 
 
-def scd2_versions(snapshots: Frame, key: str, attributes: Sequence[str]) -> Frame:
+def scd2_versions(
+    snapshots: Frame, key: str, attributes: Sequence[str], dates: Frame | None = None
+) -> Frame:
     """Versions of each key from typed snapshots (one row per key and snapshot date).
 
+    ``dates`` (a ``snapshot_date`` column) lists every snapshot date when some date may
+    hold no row at all; by default the dates present in ``snapshots``.
     Returns ``key, *attributes, valid_from, valid_to, is_current`` (unsorted).
     """
-    calendar = snapshot_calendar(snapshots)
+    calendar = snapshot_calendar(snapshots if dates is None else dates)
     by_key: dict[str, Any] = {"order_by": "snapshot_date"}
-    rows = snapshots.join(
-        calendar.select("snapshot_date", "_prev_snapshot"), on="snapshot_date", how="left"
-    ).with_columns(
+    rows = snapshots.join(calendar, on="snapshot_date", how="left").with_columns(
         nw.col("snapshot_date").shift(1).over(key, **by_key).alias("_prev_seen"),
         *[nw.col(a).shift(1).over(key, **by_key).alias(f"_prev__{a}") for a in attributes],
     )
@@ -224,23 +226,19 @@ def scd2_versions(snapshots: Frame, key: str, attributes: Sequence[str]) -> Fram
         starts = starts | ~same
     rows = rows.with_columns(starts.cast(nw.Int64()).alias("_starts"))
     rows = rows.with_columns(nw.col("_starts").cum_sum().over(key, **by_key).alias("_version"))
+    # Keep each version's last row: it has the version's attributes, and the snapshot after
+    # it (`_next_snapshot`) is where the version ends (change or disappearance).
     rows = rows.with_columns(
-        nw.col("snapshot_date").max().over(key, "_version").alias("_last_seen")
+        nw.col("_version").shift(-1).over(key, **by_key).alias("_next_version"),
+        nw.col("snapshot_date").min().over(key, "_version").alias("valid_from"),
     )
-    versions = rows.filter(nw.col("_starts") == 1).join(
-        calendar.select(
-            nw.col("snapshot_date").alias("_last_seen"),
-            nw.col("_next_snapshot").alias("valid_to"),
-        ),
-        on="_last_seen",
-        how="left",
-    )
-    return versions.select(
+    last = nw.col("_next_version").is_null() | (nw.col("_next_version") != nw.col("_version"))
+    return rows.filter(last).select(
         nw.col(key),
         *[nw.col(a) for a in attributes],
-        nw.col("snapshot_date").alias("valid_from"),
-        nw.col("valid_to"),
-        nw.col("valid_to").is_null().alias("is_current"),
+        nw.col("valid_from"),
+        nw.col("_next_snapshot").alias("valid_to"),
+        nw.col("_next_snapshot").is_null().alias("is_current"),
     )
 
 
@@ -302,20 +300,100 @@ def build_dimension(reference: Frame, spec: DimensionSpec) -> Frame:
 def build_dim_mold(molds: Frame, mold_parts: Frame) -> Frame:
     """``dim_mold``: molds' attributes plus the mold's ``part_id`` from ``mold_parts``.
 
-    Each molds snapshot takes the mold->part mapping valid on its date (the latest
-    mold_parts snapshot on or before it, or the earliest if it predates them all), so the
-    two entities may be snapshotted on different days; a change of part is a new version.
+    The two entities may be snapshotted on different days. On every date either has a
+    snapshot, a mold listed by the molds data as of that date (its latest snapshot on or
+    before it) takes the mold->part mapping as of the same date (the latest mold_parts
+    snapshot on or before it; contract 7 for both). So the version valid on a date D has
+    exactly the attributes and part a fact of D would read from the two snapshots; a change
+    of part is a new version, even on a day without a molds snapshot.
     """
     spec = DIMENSIONS["mold"]
+    own = scd2_versions(typed_snapshots(molds, spec), spec.key, spec.snapshot_attributes)
     mapping = scd2_versions(typed_snapshots(mold_parts, MOLD_PARTS), "mold_id", ["part_id"])
-    snapshots = as_of_join(
-        typed_snapshots(molds, spec), mapping, "mold_id", "snapshot_date", {"part_id": "part_id"}
+    dates = nw.concat(
+        [molds.select("snapshot_date"), mold_parts.select("snapshot_date")], how="vertical"
+    ).unique()
+    # (mold, date, attributes) for each date of either entity where molds lists the mold
+    snapshots = (
+        own.with_columns(nw.col("valid_from").min().alias("_first"))
+        .join(dates, how="cross")
+        .filter(valid_on(nw.col("snapshot_date"), "valid_from", "valid_to", "_first"))
+        .select("snapshot_date", spec.key, *spec.snapshot_attributes)
     )
-    versions = scd2_versions(snapshots, spec.key, list(spec.attributes))
+    snapshots = as_of_join(snapshots, mapping, "mold_id", "snapshot_date", {"part_id": "part_id"})
+    versions = scd2_versions(snapshots, spec.key, list(spec.attributes), dates=dates)
     return with_surrogate_key(versions, spec).sort(spec.key, "valid_from")
 
 
 # ---------------------------------------------------------------- as-of join
+
+
+def valid_on(day: nw.Expr, valid_from: str, valid_to: str, first: str) -> nw.Expr:
+    """The version (``valid_from``, ``valid_to``) is the one valid on ``day``; ``first`` is
+    the dimension's first snapshot date (a day before it takes that snapshot's version)."""
+    start, end, first_ = nw.col(valid_from), nw.col(valid_to), nw.col(first)
+    begun = (start <= day) | ((day < first_) & (start == first_))
+    return begun & (end.is_null() | (day < end))
+
+
+def version_timeline(
+    dim: Frame, key: str, columns: Mapping[str, str], dim_key: str | None = None
+) -> Frame:
+    """The versions of ``dim`` plus empty segments, so that every date of every key falls
+    in exactly one row: ``key``, ``_asof_lo`` (inclusive, null = since ever), ``_asof_hi``
+    (exclusive, null = for ever) and ``columns`` (dimension column -> output name; null in
+    the empty segments).
+
+    A key's first version reaches back to "since ever" when it is in the dimension's first
+    snapshot (a date before the first snapshot takes that snapshot's version); otherwise the
+    time before it is empty, like the time after a version closed until the key reappears.
+    """
+    dim_key = dim_key or key
+    order: dict[str, Any] = {"order_by": "valid_from"}
+    versions = dim.select(
+        nw.col(dim_key).alias(key),
+        nw.col("valid_from"),
+        nw.col("valid_to"),
+        *[nw.col(c).alias(out) for c, out in columns.items()],
+    ).with_columns(
+        nw.col("valid_from").min().alias("_first"),
+        nw.col("valid_from").min().over(key).alias("_key_first"),
+        nw.col("valid_from").shift(-1).over(key, **order).alias("_next"),
+    )
+    values = list(columns.values())
+
+    def segment(lo: nw.Expr, hi: nw.Expr, empty: bool) -> list[nw.Expr]:
+        nothing = nw.lit(False)  # when(False).then(x): a null of x's type
+        return [
+            nw.col(key),
+            lo.alias("_asof_lo"),
+            hi.alias("_asof_hi"),
+            *[(nw.when(nothing).then(nw.col(v)) if empty else nw.col(v)).alias(v) for v in values],
+        ]
+
+    never = nw.when(nw.lit(False)).then(nw.col("valid_from"))  # a null Date
+    from_ = nw.col("valid_from")
+    return nw.concat(
+        [
+            versions.select(
+                *segment(
+                    nw.when(from_ == nw.col("_first")).then(never).otherwise(from_),
+                    nw.col("valid_to"),
+                    empty=False,
+                )
+            ),
+            # closed, until the key reappears (or for ever)
+            versions.filter(
+                ~nw.col("valid_to").is_null()
+                & (nw.col("_next").is_null() | (nw.col("_next") > nw.col("valid_to")))
+            ).select(*segment(nw.col("valid_to"), nw.col("_next"), empty=True)),
+            # not yet listed: the key first appears after the first snapshot
+            versions.filter((from_ == nw.col("_key_first")) & (from_ != nw.col("_first"))).select(
+                *segment(never, from_, empty=True)
+            ),
+        ],
+        how="vertical",
+    )
 
 
 def as_of_join(
@@ -330,32 +408,23 @@ def as_of_join(
     on each row's ``date_column`` (contract 7).
 
     The version valid on date D is the one with ``valid_from <= D < valid_to`` (``valid_to``
-    null: open); a date before a key's first version takes that first version. Rows whose
-    key is null or has no valid version (e.g. after the key was closed) get nulls.
-    Equi-join on the key, then a range filter: no ``join_asof``, so it runs on PySpark.
-    Matching is done once per distinct (key, date) and joined back, so row counts are
-    preserved (versions of a key never overlap: checked on every dimension).
+    null: open): the version seen in the latest snapshot on or before D. A date before the
+    dimension's first snapshot takes the version in that first snapshot. Rows whose key is
+    null or has no valid version get nulls: the key was closed (missing from the snapshot
+    valid on D) or appears only in later snapshots (exactly what the snapshot as of D says,
+    as gold's ``reference_as_of`` reads it).
+
+    An equi-join on the key, then a range filter: no ``join_asof``, so it runs on PySpark.
+    The dimension side is a :func:`version_timeline` (every date of a key in exactly one
+    segment), so the filter keeps exactly one row per input row and ``frame`` is read once:
+    chained as-of joins stay one linear plan on Spark (no self-join per lookup).
+    ``date_column`` must not be null (facts' ``production_date`` never is).
     """
-    dim_key = dim_key or key
-    value_cols = {f"_asof_{i}": out for i, out in enumerate(columns.values())}
-    versions = dim.select(
-        nw.col(dim_key).alias(key),
-        nw.col("valid_from").alias("_asof_from"),
-        nw.col("valid_to").alias("_asof_to"),
-        *[nw.col(c).alias(tmp) for c, tmp in zip(columns, value_cols, strict=True)],
-    ).with_columns(nw.col("_asof_from").min().over(key).alias("_asof_first"))
-    pairs = frame.select(key, date_column).filter(~nw.col(key).is_null()).unique()
+    timeline = version_timeline(dim, key, columns, dim_key)
     d = nw.col(date_column)
-    in_range = (
-        (nw.col("_asof_from") <= d)
-        | ((d < nw.col("_asof_first")) & (nw.col("_asof_from") == nw.col("_asof_first")))
-    ) & (nw.col("_asof_to").is_null() | (d < nw.col("_asof_to")))
-    matched = (
-        pairs.join(versions, on=key, how="inner")
-        .filter(in_range)
-        .select(key, date_column, *[nw.col(t).alias(o) for t, o in value_cols.items()])
-    )
-    return frame.join(matched, on=[key, date_column], how="left")
+    lo, hi = nw.col("_asof_lo"), nw.col("_asof_hi")
+    inside = (lo.is_null() | (lo <= d)) & (hi.is_null() | (d < hi))
+    return frame.join(timeline, on=key, how="left").filter(inside).drop("_asof_lo", "_asof_hi")
 
 
 # ---------------------------------------------------------------- calendar
