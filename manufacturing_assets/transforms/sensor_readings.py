@@ -25,6 +25,7 @@ from manufacturing_assets.transforms.common import (
     ensure_columns,
     flags_expr,
     for_dates,
+    keep_first_delivery,
     plant_mismatch,
     quarantine_rows,
     standard_checks,
@@ -105,14 +106,8 @@ def silver_sensor_readings(bronze: Frame, tz: str, dates: Sequence[date]) -> Sil
     quarantine = quarantine_rows(frame)
 
     rows = accepted_rows(frame).drop("raw_payload", "parse_error", "reason", "detail")
-    rows = rows.with_columns(
-        nw.col("line_number")
-        .count()
-        .over("device_id", "ts_utc")
-        .cast(nw.Int64())
-        .alias("deliveries")
-    ).unique(["device_id", "ts_utc"], keep="first", order_by=["source", "line_number"])
     rows = rows.with_columns(*[text(c).alias(c) for c in metric_cols + fields])
+    rows = keep_first_delivery(rows, ["device_id", "ts_utc"])
     rows = rows.with_columns(
         (
             nw.col(METRIC_PREFIX + "temperature_c").is_null()
