@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 from pydantic import PrivateAttr
 
+from manufacturing_assets.io_managers.delta import DeltaLakeIOManager
 from manufacturing_assets.kafka.landing import (
     DEADLETTER_PREFIX,
     KafkaLandingConfig,
@@ -424,7 +425,12 @@ def test_kafka_landing_job_reports_metadata(kafka_broker: str, tmp_path: Path) -
     produce(kafka_broker, topic, [("P01-M001", json.dumps(shot).encode()), ("P01-M001", b"x")])
     settings = settings_for(kafka_broker, {topic: "shots"})
     result = kafka_landing_job.execute_in_process(
-        resources={"landing": landing, "kafka": settings},
+        # the lake's IO manager, as in the deployed code location
+        resources={
+            "landing": landing,
+            "kafka": settings,
+            "io_manager": DeltaLakeIOManager(root_uri=str(tmp_path / "lake")),
+        },
         run_config={
             "ops": {
                 "land_kafka_topics": {
@@ -441,7 +447,7 @@ def test_kafka_landing_job_reports_metadata(kafka_broker: str, tmp_path: Path) -
     assert meta["offsets"] == {
         f"{topic}/0": {"start_offset": None, "next_offset": 2, "committed": 2}
     }
-    assert result.output_for_node("land_kafka_topics")["messages"] == 2
+    assert not (tmp_path / "lake").exists()  # nothing stored in the lake
 
 
 # ---- exactly once under SIGKILL ------------------------------------------------------------

@@ -835,7 +835,9 @@ def land_kafka_topics(
     config: KafkaLandingConfig,
     landing: LandingZone,
     kafka: KafkaSettings,
-) -> Output[dict]:
+) -> Output[None]:
+    """The report goes into the step's metadata; the output itself is empty (nothing for
+    the lake's IO manager to store)."""
     report = run_landing_pass(kafka, landing, config.options(), log=context.log)
     summary = report.summary()
     offsets = {
@@ -845,7 +847,7 @@ def land_kafka_topics(
         for name, p in sorted(report.partitions.items())
     }
     return Output(
-        summary,
+        None,
         metadata={
             "messages": report.messages,
             "landed_events": report.landed,

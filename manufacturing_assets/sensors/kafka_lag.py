@@ -56,7 +56,7 @@ OFFSETS_TAG = "kafka/committed_offsets"
 
 # Defaults (documented in docs/ingestion.md).
 LAG_RECORDS = 10_000  # land when a topic has this many records waiting ...
-LAG_AGE_S = 300.0  # ... or its oldest waiting event is 5 minutes old
+LAG_AGE_S = 60.0  # ... or its oldest waiting event is a minute old
 GROWING_TICKS = 5  # warn when lag grew on this many consecutive ticks
 STALL_S = 900.0  # warn when data waited 15 minutes without committed progress
 
