@@ -96,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--readings", type=int, default=10_000_000)
     bench.add_argument("--files", type=int, default=20)
     bench.add_argument("--workdir", help="scratch folder (default: a temporary folder)")
+    bench.add_argument(
+        "--production",
+        action="store_true",
+        help="issue 3: 1M shots + machine events + inspections of one plant-day, landing -> "
+        "facts (skips the sensor-readings benchmark)",
+    )
     bench.set_defaults(func=cmd_benchmark)
 
     sim = sub.add_parser(

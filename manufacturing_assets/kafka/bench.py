@@ -293,3 +293,15 @@ def benchmark_kafka_landing(
     finally:
         if workdir is None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":  # python -m manufacturing_assets.kafka.bench [n_events] [bootstrap]
+    import json
+    import sys
+
+    n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    if len(sys.argv) > 2:
+        print(json.dumps(benchmark_kafka_landing(sys.argv[2], n_events), indent=2, default=str))
+    else:
+        with local_broker() as bootstrap:
+            print(json.dumps(benchmark_kafka_landing(bootstrap, n_events), indent=2, default=str))
