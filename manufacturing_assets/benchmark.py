@@ -20,10 +20,12 @@ from typing import Any
 import narwhals as nw
 import polars as pl
 
-from manufacturing_assets.assets.bronze import read_bronze
+from manufacturing_assets.assets.bronze import iter_bronze, read_bronze
+from manufacturing_assets.ingest.readers import bronze_columns
 from manufacturing_assets.io_managers.delta import (
-    read_delta_partitions,
+    FrameChunks,
     scan_delta,
+    write_delta_chunks,
     write_delta_partitions,
 )
 from manufacturing_assets.resources.engine import collect_polars
@@ -71,9 +73,13 @@ def benchmark_sensor_readings(workdir: Path, n: int, files: int) -> list[tuple[s
     silver_part = [{"plant_id": PLANT, "production_date": DAY}]
 
     def bronze_stage() -> int:
-        frame, _ = read_bronze(landing, "sensor_readings", {PLANT: [DAY]}, datetime.now(UTC))
-        write_delta_partitions(str(lake / "bronze/sensor_readings"), frame, part)
-        return frame.height
+        # as the asset does: files read in chunks, written chunk by chunk by the IO manager
+        chunks = iter_bronze(landing, "sensor_readings", {PLANT: [DAY]}, datetime.now(UTC), {})
+        empty = bronze_columns("sensor_readings")
+        result = write_delta_chunks(
+            str(lake / "bronze/sensor_readings"), FrameChunks(chunks, empty), part
+        )
+        return result.row_count
 
     total = time.perf_counter()
     timed("bronze (files -> delta)", lambda r: r, bronze_stage, report)
@@ -91,14 +97,11 @@ def benchmark_sensor_readings(workdir: Path, n: int, files: int) -> list[tuple[s
     timed("silver (delta -> delta)", lambda r: r, silver_stage, report)
 
     def gold_stage() -> int:
-        silver = read_delta_partitions(
-            str(lake / "silver/sensor_readings"), None, None, [PLANT], [DAY]
-        )
-        gold = (
-            gold_sensor_hourly(nw.from_native(silver.lazy())).collect(backend="polars").to_native()
-        )
+        # as the asset does: a lazy scan, so only the needed columns are read
+        silver = scan_delta(str(lake / "silver/sensor_readings"), None, silver_part)
+        gold = collect_polars(gold_sensor_hourly(nw.from_native(silver)))
         write_delta_partitions(str(lake / "gold/sensor_hourly"), gold, silver_part)
-        return silver.height
+        return int(gold["readings"].sum())
 
     timed("gold (delta -> delta)", lambda r: r, gold_stage, report)
     seconds = time.perf_counter() - total

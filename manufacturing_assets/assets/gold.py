@@ -32,9 +32,10 @@ from manufacturing_assets.transforms.sensor_readings import gold_sensor_hourly
     ),
 )
 def sensor_hourly(
-    context: AssetExecutionContext, engine: EngineResource, silver: pl.DataFrame
+    context: AssetExecutionContext, engine: EngineResource, silver: pl.LazyFrame
 ) -> pl.DataFrame:
-    if silver.is_empty():
+    # lazy: only the columns the aggregation needs are read from the silver table
+    if not silver.collect_schema().names() or silver.select(pl.len()).collect().item() == 0:
         context.log.warning("silver sensor readings are empty for this partition")
         return pl.DataFrame(schema=GOLD_SENSOR_HOURLY_SCHEMA)
     return engine.collect(gold_sensor_hourly(engine.lazy(silver)))

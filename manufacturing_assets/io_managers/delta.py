@@ -26,7 +26,7 @@ annotated ``pl.LazyFrame`` gets a LazyFrame.
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -267,11 +267,14 @@ def write_delta_partitions(
     *,
     storage_options: Mapping[str, str] | None = None,
     table_name: str | None = None,
+    append: bool = False,
 ) -> DeltaWriteResult:
     """Replace exactly ``partitions`` of the Delta table at ``uri`` with ``frame``.
 
     ``partitions=None`` overwrites the whole table. Checks that every row belongs to
     ``partitions`` and applies the schema policy (``schema_policy``) before writing.
+    ``append=True`` adds the rows to ``partitions`` instead (the later chunks of a
+    chunked write, see :class:`FrameChunks`).
     """
     name = table_name or uri
     options = dict(storage_options or {})
@@ -295,7 +298,14 @@ def write_delta_partitions(
         existing = _polars_schema(table)
         plan = reconcile_schema(name, existing, frame.schema)
         frame = frame.cast(plan.frame_casts)  # type: ignore[arg-type]
-        if plan.widened:
+        if plan.widened and append:
+            raise ValueError(
+                f"{name}: a chunked write cannot widen {sorted(plan.widened)}; write it whole"
+            )
+        if append:
+            if frame.height:
+                write_deltalake(table, frame, mode="append", schema_mode="merge")
+        elif plan.widened:
             _rewrite_widened(table, options, frame, partitions, plan, existing)
         elif frame.width == 0:
             table.delete(predicate)
@@ -306,6 +316,57 @@ def write_delta_partitions(
         table.update_incremental()
     version = (table or DeltaTable(uri, storage_options=options)).version()
     return DeltaWriteResult(uri, frame.height, frame.schema, version, plan)
+
+
+class FrameChunks:
+    """An asset output written chunk by chunk, so a partition bigger than memory can be
+    stored: the first chunk replaces the partitions, the others are appended (one Delta
+    commit each). ``chunks`` is consumed once, while the IO manager writes; ``empty`` is the
+    schema written when there is no chunk at all (the partitions are then emptied);
+    ``metadata()`` is called after the last chunk and added to the materialization."""
+
+    def __init__(
+        self,
+        chunks: Iterable[pl.DataFrame],
+        empty: Mapping[str, pl.DataType],
+        metadata: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.chunks = chunks
+        self.empty = dict(empty)
+        self.metadata = metadata or dict
+
+
+def write_delta_chunks(
+    uri: str,
+    chunks: FrameChunks,
+    partitions: Sequence[PartitionValues] | None,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+    table_name: str | None = None,
+) -> DeltaWriteResult:
+    """Write a :class:`FrameChunks` (peak memory: one chunk, not the whole output)."""
+    result: DeltaWriteResult | None = None
+    rows = 0
+    for chunk in chunks.chunks:
+        result = write_delta_partitions(
+            uri,
+            chunk,
+            partitions,
+            storage_options=storage_options,
+            table_name=table_name,
+            append=result is not None,
+        )
+        rows += chunk.height
+    if result is None:
+        return write_delta_partitions(
+            uri,
+            pl.DataFrame(schema=chunks.empty),
+            partitions,
+            storage_options=storage_options,
+            table_name=table_name,
+        )
+    table = DeltaTable(uri, storage_options=dict(storage_options or {}))
+    return DeltaWriteResult(uri, rows, _polars_schema(table), table.version(), result.schema_plan)
 
 
 def _rewrite_widened(
@@ -400,12 +461,19 @@ class DeltaLakeIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:
             return
+        if isinstance(obj, FrameChunks):
+            self._write(context, obj)
+            context.add_output_metadata(dict(obj.metadata()))
+            return
         if isinstance(obj, pl.LazyFrame):
             obj = obj.collect()
         elif isinstance(obj, pd.DataFrame):
             obj = pl.from_pandas(obj)
         if not isinstance(obj, pl.DataFrame):
             raise TypeError(f"DeltaLakeIOManager cannot store {type(obj).__name__}")
+        self._write(context, obj)
+
+    def _write(self, context: OutputContext, obj: pl.DataFrame | FrameChunks) -> None:
         name = context.asset_key.to_user_string()
         partitions = None
         if context.has_asset_partitions:
@@ -414,9 +482,10 @@ class DeltaLakeIOManager(ConfigurableIOManager):
                 context.asset_partition_keys,
                 context.definition_metadata.get("partition_expr"),
             )
-        result = write_delta_partitions(
+        write = write_delta_chunks if isinstance(obj, FrameChunks) else write_delta_partitions
+        result = write(
             self.table_uri(context.asset_key.path),
-            obj,
+            obj,  # type: ignore[arg-type]
             partitions,
             storage_options=self.storage_options,
             table_name=name,
