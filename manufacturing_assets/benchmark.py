@@ -12,7 +12,7 @@ import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import narwhals as nw
 import polars as pl
 
 from manufacturing_assets.assets.bronze import iter_bronze, read_bronze
+from manufacturing_assets.assets.silver import device_bucket, device_buckets
 from manufacturing_assets.ingest.readers import bronze_columns
 from manufacturing_assets.io_managers.delta import (
     FrameChunks,
@@ -85,14 +86,24 @@ def benchmark_sensor_readings(workdir: Path, n: int, files: int) -> list[tuple[s
     timed("bronze (files -> delta)", lambda r: r, bronze_stage, report)
 
     def silver_stage() -> int:
-        # as the asset does: a lazy scan of the partitions, streaming collect
+        # as the asset does: a lazy scan of the partitions, device buckets, chunked writes
         bronze = scan_delta(str(lake / "bronze/sensor_readings"), None, part)
-        result = silver_sensor_readings(nw.from_native(bronze), TZ, [DAY])
-        silver = collect_polars(result.silver)
-        quarantine = collect_polars(result.quarantine)
-        write_delta_partitions(str(lake / "silver/sensor_readings"), silver, silver_part)
+        buckets = device_buckets(bronze.select(pl.len()).collect().item())
+        quarantines: list[pl.DataFrame] = []
+
+        def chunks() -> Iterator[pl.DataFrame]:
+            for k in range(buckets):
+                rows = bronze.filter(device_bucket(buckets) == k) if buckets > 1 else bronze
+                result = silver_sensor_readings(nw.from_native(rows), TZ, [DAY])
+                quarantines.append(collect_polars(result.quarantine))
+                yield collect_polars(result.silver)
+
+        written = write_delta_chunks(
+            str(lake / "silver/sensor_readings"), FrameChunks(chunks(), {}), silver_part
+        )
+        quarantine = pl.concat(quarantines, how="diagonal_relaxed")
         write_delta_partitions(str(lake / "quarantine/sensor_readings"), quarantine, silver_part)
-        return silver.height + quarantine.height
+        return written.row_count + quarantine.height
 
     timed("silver (delta -> delta)", lambda r: r, silver_stage, report)
 

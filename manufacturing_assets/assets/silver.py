@@ -4,6 +4,8 @@ Silver for date D reads bronze D-1..D+1 (records cross midnight) and keeps the r
 whose production date is D; rejected records go to `quarantine/<stream>` with a reason.
 """
 
+from collections.abc import Iterator
+
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -28,6 +30,7 @@ from manufacturing_assets.assets.common import (
 from manufacturing_assets.assets.reference import plant_timezones
 from manufacturing_assets.checks.models import SilverSensorReadings
 from manufacturing_assets.ingest.readers import bronze_columns
+from manufacturing_assets.io_managers.delta import FrameChunks
 from manufacturing_assets.partitions import (
     neighbouring_days,
     plant_date_partitions,
@@ -132,34 +135,59 @@ def silver_sensor_readings_asset(
 ):
     targets = plants_and_dates(context.partition_keys)
     tzs = require_timezones(plants, list(targets))
-    silvers, quarantines, duplicates, extra = [], [], 0, set()
-    for plant, dates in targets.items():
-        # lazy: only the columns and partitions the transformation needs are read
-        has_columns = bool(bronze.collect_schema().names())
-        rows = bronze.filter(pl.col("plant_id") == plant) if has_columns else bronze
-        if not has_columns or rows.select(pl.len()).collect().item() == 0:
-            context.log.warning(f"no bronze sensor readings for plant {plant} around {dates}")
-            rows = pl.DataFrame(schema=bronze_columns("sensor_readings"))
-        result = silver_sensor_readings(engine.lazy(rows), tzs[plant], dates)
-        silver = engine.collect(result.silver)
-        quarantine = engine.collect(result.quarantine)
-        silvers.append(silver)
-        quarantines.append(quarantine)
-        extra.update(result.extra_metrics)
-        duplicates += int(silver["deliveries"].sum() - silver.height) if silver.height else 0
-    silver = pl.concat(silvers, how="diagonal_relaxed") if silvers else pl.DataFrame()
-    quarantine = pl.concat(quarantines, how="diagonal_relaxed") if quarantines else pl.DataFrame()
-    if extra:
-        context.log.warning(f"schema changed: unknown metrics kept as columns: {sorted(extra)}")
-    yield Output(
-        silver,
-        output_name="silver",
-        metadata={
+    quarantines: list[pl.DataFrame] = []
+    totals = {"rows": 0, "invalid": 0, "flagged": 0, "duplicates": 0}
+    extra: set[str] = set()
+
+    def silver_chunks() -> Iterator[pl.DataFrame]:
+        """Per plant, and per device bucket in a big partition (re-deliveries share a
+        device, so buckets de-duplicate independently): bounded memory on any day."""
+        for plant, dates in targets.items():
+            # lazy: only the columns and partitions the transformation needs are read
+            has_columns = bool(bronze.collect_schema().names())
+            rows = bronze.filter(pl.col("plant_id") == plant) if has_columns else bronze
+            n_rows = rows.select(pl.len()).collect().item() if has_columns else 0
+            if n_rows == 0:
+                context.log.warning(f"no bronze sensor readings for plant {plant} around {dates}")
+                rows = pl.LazyFrame(schema=bronze_columns("sensor_readings"))
+            buckets = device_buckets(n_rows)
+            for k in range(buckets):
+                part = rows.filter(device_bucket(buckets) == k) if buckets > 1 else rows
+                result = silver_sensor_readings(engine.lazy(part), tzs[plant], dates)
+                silver = engine.collect(result.silver)
+                quarantines.append(engine.collect(result.quarantine))
+                extra.update(result.extra_metrics)
+                totals["rows"] += silver.height
+                if silver.height:
+                    totals["invalid"] += int((~silver["is_valid"]).sum())
+                    totals["flagged"] += int((silver["flags"] != "").sum())
+                    totals["duplicates"] += int(silver["deliveries"].sum() - silver.height)
+                yield silver
+
+    def silver_metadata() -> dict:
+        if extra:
+            context.log.warning(f"schema changed: unknown metrics kept as columns: {sorted(extra)}")
+        return {
             "unknown_metrics": MetadataValue.json(sorted(extra)),
-            "invalid_rows": int((~silver["is_valid"]).sum()) if silver.height else 0,
-            "flagged_rows": int((silver["flags"] != "").sum()) if silver.height else 0,
-            "duplicates_removed": duplicates,
-        },
-    )
+            "invalid_rows": totals["invalid"],
+            "flagged_rows": totals["flagged"],
+            "duplicates_removed": totals["duplicates"],
+        }
+
+    # the IO manager writes (and so computes) the silver chunks when this output is yielded
+    yield Output(FrameChunks(silver_chunks(), {}, silver_metadata), output_name="silver")
+    quarantine = pl.concat(quarantines, how="diagonal_relaxed") if quarantines else pl.DataFrame()
     yield Output(quarantine, output_name="quarantine")
-    yield quarantine_share_check(SILVER_SENSOR, silver.height, quarantine)
+    yield quarantine_share_check(SILVER_SENSOR, totals["rows"], quarantine)
+
+
+SILVER_BUCKET_ROWS = 2_500_000  # bronze rows per silver pass; bigger partitions are split
+
+
+def device_buckets(n_rows: int, bucket_rows: int | None = None) -> int:
+    return max(1, -(-n_rows // (bucket_rows or SILVER_BUCKET_ROWS)))
+
+
+def device_bucket(buckets: int) -> pl.Expr:
+    """A stable bucket per device (rows without a device share bucket of the empty id)."""
+    return pl.col("device_id").fill_null("").hash(seed=7) % buckets
