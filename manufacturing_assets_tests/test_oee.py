@@ -39,6 +39,7 @@ from manufacturing_assets.checks.production_models import production_checks
 from manufacturing_assets.contract import REFERENCE_ENTITIES
 from manufacturing_assets.io_managers.delta import DeltaLakeIOManager, read_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key, plant_date_partitions
+from manufacturing_assets.pipeline import LAYERS, QUIET
 from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets_tests.test_production_transforms import (
@@ -52,19 +53,9 @@ from manufacturing_assets_tests.test_production_transforms import (
 
 DEFS = [*reference_assets, *bronze_assets, *production_silver_assets, *production_gold_assets]
 DEFS += production_checks
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 BRONZE = [AssetKey(["bronze", s]) for s in ("shots", "machine_events", "quality_inspections")]
 EVENTS = [AssetKey(["silver", "machine_events"]), AssetKey(["quarantine", "machine_events"])]
-PRODUCTION = [
-    AssetKey(["silver", "shots"]),
-    AssetKey(["quarantine", "shots"]),
-    AssetKey(["silver", "quality_inspections"]),
-    AssetKey(["quarantine", "quality_inspections"]),
-    AssetKey(["silver", "machine_state_intervals"]),
-    AssetKey(["gold", "oee_daily"]),
-    AssetKey(["gold", "run_rate_hourly"]),
-    AssetKey(["gold", "loss_daily"]),
-]
+PRODUCTION = LAYERS[2]  # the pipeline's production layer: silver shots .. gold loss_daily
 TABLES = [
     ("silver", "shots"),
     ("silver", "machine_events"),
