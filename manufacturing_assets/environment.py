@@ -26,7 +26,7 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class Settings:
     kafka_sasl_password: str | None = None
     kafka_ssl_ca_location: str | None = None
     kafka_group_id: str = DEFAULT_GROUP_ID
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

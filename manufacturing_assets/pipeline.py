@@ -21,7 +21,7 @@ from dagster import AssetKey, DagsterInstance, materialize
 from manufacturing_assets.assets.reference import plant_timezones, read_reference
 from manufacturing_assets.checks.production_models import production_checks
 from manufacturing_assets.checks.quality import quality_checks
-from manufacturing_assets.contract import STREAMS
+from manufacturing_assets.contract import REFERENCE_ENTITIES, STREAMS
 from manufacturing_assets.definitions import (
     mart_assets,
     mart_checks,
@@ -136,7 +136,7 @@ def run_pipeline(
     resources = build_resources(settings)
     result = materialize(
         ALL_DEFS,
-        selection=[AssetKey(["reference", e]) for e in _entities()] + DIMENSION_KEYS,
+        selection=[AssetKey(["reference", e]) for e in REFERENCE_ENTITIES] + DIMENSION_KEYS,
         instance=instance,
         resources=resources,
         raise_on_error=True,
@@ -217,12 +217,6 @@ def run_pipeline(
             f"materialized {', '.join(k.to_user_string() for k in FACT_KEYS)} for {len(parts)} partitions"
         )
     return report
-
-
-def _entities() -> list[str]:
-    from manufacturing_assets.contract import REFERENCE_ENTITIES
-
-    return list(REFERENCE_ENTITIES)
 
 
 def table_counts(settings: Settings) -> pl.DataFrame:

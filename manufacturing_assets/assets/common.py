@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-import polars as pl
 from dagster import TableColumn, TableSchema
 
 OWNERS = ["team:manufacturing-data"]
 BRONZE_PARTITION_EXPR = {"plant": "plant_id", "date": "landing_date"}
 PARTITION_EXPR = {"plant": "plant_id", "date": "production_date"}
-
-_POLARS_TO_NAME = {
-    pl.String: "string",
-    pl.Date: "date",
-    pl.Boolean: "boolean",
-    pl.Int64: "int64",
-    pl.Int32: "int32",
-    pl.Float64: "float64",
-    pl.UInt32: "uint32",
-}
-
-
-def dtype_name(dtype: pl.DataType) -> str:
-    if isinstance(dtype, pl.Datetime):
-        return f"timestamp[{dtype.time_unit}, {dtype.time_zone}]"
-    return _POLARS_TO_NAME.get(type(dtype), str(dtype))  # type: ignore[call-overload]
-
-
-def table_schema(columns: dict[str, tuple[pl.DataType, str]]) -> TableSchema:
-    """Declared column schema (shown in the UI before anything is materialized)."""
-    return TableSchema(
-        columns=[
-            TableColumn(name, dtype_name(t), description=desc)
-            for name, (t, desc) in columns.items()
-        ]
-    )
 
 
 def model_table_schema(model: type) -> TableSchema:
