@@ -161,12 +161,12 @@ def benchmark_production(workdir: Path, shots: int = 1_000_000, machines: int = 
         plant_rows,
         reference_frame,
     )
-    from manufacturing_assets.assets.reference import read_reference
     from manufacturing_assets.contract import REFERENCE_ENTITIES
     from manufacturing_assets.generator.production_benchmark import (
         generate_production_benchmark,
     )
     from manufacturing_assets.ingest.readers import bronze_columns
+    from manufacturing_assets.ingest.reference import read_reference
     from manufacturing_assets.resources.engine import EngineResource
     from manufacturing_assets.transforms.dimensions import (
         DIMENSIONS,

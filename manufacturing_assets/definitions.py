@@ -16,9 +16,10 @@ from manufacturing_assets.checks.quality import quality_checks
 from manufacturing_assets.environment import Settings, build_resources
 from manufacturing_assets.kafka.landing import kafka_landing_job
 from manufacturing_assets.partitions import plant_date_partitions
+from manufacturing_assets.sensors.automation import build_automation_sensor
 from manufacturing_assets.sensors.check_alerts import check_failure_alerts
 from manufacturing_assets.sensors.kafka_lag import build_kafka_lag_sensor, kafka_topic_specs
-from manufacturing_assets.sensors.landing import build_automation_sensor, build_landing_sensor
+from manufacturing_assets.sensors.landing import build_landing_sensor
 
 partitioned_assets = [
     *bronze_assets,

@@ -36,8 +36,8 @@ from manufacturing_assets.io_managers.delta import DeltaLakeIOManager
 from manufacturing_assets.kafka.settings import DEFAULT_GROUP_ID, KafkaSettings
 from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.resources.landing_zone import LandingZone
+from manufacturing_assets.resources.ledger import LandingLedger, ledger_uri
 from manufacturing_assets.resources.notifier import Notifier
-from manufacturing_assets.sensors.landing import LandingLedger, ledger_uri
 
 
 @dataclass(frozen=True)

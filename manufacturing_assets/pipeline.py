@@ -18,7 +18,6 @@ from typing import Any
 import polars as pl
 from dagster import AssetKey, DagsterInstance, materialize
 
-from manufacturing_assets.assets.reference import plant_timezones, read_reference
 from manufacturing_assets.checks.production_models import production_checks
 from manufacturing_assets.checks.quality import quality_checks
 from manufacturing_assets.contract import REFERENCE_ENTITIES, STREAMS
@@ -29,6 +28,7 @@ from manufacturing_assets.definitions import (
     reference_assets,
 )
 from manufacturing_assets.environment import Settings, build_resources
+from manufacturing_assets.ingest.reference import plant_timezones, read_reference
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key
 

@@ -4,10 +4,10 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
 
 from manufacturing_assets.assets.common import OWNERS, PARTITION_EXPR, model_table_schema
+from manufacturing_assets.automation import plant_day_automation_condition
 from manufacturing_assets.checks.models import GoldSensorHourly
 from manufacturing_assets.partitions import plant_date_partitions
 from manufacturing_assets.resources.engine import EngineResource
-from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.sensor_readings import gold_sensor_hourly
 
 

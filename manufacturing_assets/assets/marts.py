@@ -19,8 +19,6 @@ from dagster import (
     AssetIn,
     AssetKey,
     AssetsDefinition,
-    AssetSelection,
-    AutomationCondition,
     BackfillPolicy,
     MetadataValue,
     asset,
@@ -28,6 +26,11 @@ from dagster import (
 
 from manufacturing_assets.assets.common import OWNERS, PARTITION_EXPR, model_table_schema
 from manufacturing_assets.assets.gold import GOLD_SENSOR_HOURLY_SCHEMA
+from manufacturing_assets.automation import (
+    calendar_automation_condition,
+    dimension_automation_condition,
+    plant_day_automation_condition,
+)
 from manufacturing_assets.checks.mart_models import (
     DIMENSION_MODELS,
     FACT_MODELS,
@@ -118,36 +121,6 @@ UPSTREAM_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         **{c: pl.Int64() for c in OEE_INTS},
     },
 }
-
-
-# ---------------------------------------------------------------- automation
-
-DIMENSION_KEYS = [AssetKey([MARTS, f"dim_{name}"]) for name in (*DIMENSIONS, "date")]
-
-
-def dimension_automation_condition() -> AutomationCondition:
-    """Rebuild a dimension when its master data (`reference/*`) was re-read."""
-    return AutomationCondition.eager()
-
-
-def calendar_automation_condition() -> AutomationCondition:
-    """`dim_date` follows the calendar: once a day (its range grows with the partitions)."""
-    return AutomationCondition.on_cron("10 0 * * *")
-
-
-def fact_automation_condition() -> AutomationCondition:
-    """Like the plant x day assets' condition: recompute a fact partition when its
-    silver/gold input partition updated. Dimension (and master-data) updates do not
-    recompute every date ever processed: a fact keeps the keys it was built with until its
-    partition is rematerialized; `referential_integrity` reports keys a rebuilt dimension
-    no longer has (`dangling`) or no longer dates the same way (`not_valid_on_date`)."""
-    static = AssetSelection.groups("reference") | AssetSelection.assets(*DIMENSION_KEYS)
-    return (
-        AutomationCondition.any_deps_updated().ignore(static).since_last_handled()
-        & ~AutomationCondition.any_deps_missing().allow(static)
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    ).with_label("eager on silver/gold (any date)")
 
 
 # ---------------------------------------------------------------- dimensions
@@ -353,7 +326,7 @@ def build_fact_asset(fact: str) -> AssetsDefinition:
         },
         "partitions_def": plant_date_partitions,
         "backfill_policy": BackfillPolicy.single_run(),
-        "automation_condition": fact_automation_condition(),
+        "automation_condition": plant_day_automation_condition(),
         "owners": OWNERS,
         "tags": {**TAGS, "domain": "production"},
         "kinds": {"polars", "delta"},

@@ -19,6 +19,7 @@ from manufacturing_assets.assets.production_silver import (
     reference_frame,
 )
 from manufacturing_assets.assets.silver import require_timezones
+from manufacturing_assets.automation import plant_day_automation_condition
 from manufacturing_assets.checks.production_models import (
     GoldLossDaily,
     GoldOeeDaily,
@@ -26,7 +27,6 @@ from manufacturing_assets.checks.production_models import (
 )
 from manufacturing_assets.partitions import plant_date_partitions, plants_and_dates
 from manufacturing_assets.resources.engine import EngineResource
-from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.master_data import reference_for_dates
 from manufacturing_assets.transforms.oee import (
     gold_loss_daily,

@@ -36,6 +36,7 @@ from manufacturing_assets.assets.common import (
     model_table_schema,
 )
 from manufacturing_assets.assets.silver import quarantine_share_check, require_timezones
+from manufacturing_assets.automation import plant_day_automation_condition
 from manufacturing_assets.checks.production_models import (
     SilverMachineEvents,
     SilverMachineStateIntervals,
@@ -53,7 +54,6 @@ from manufacturing_assets.partitions import (
     plants_and_dates,
 )
 from manufacturing_assets.resources.engine import EngineResource
-from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.machine_events import (
     machine_state_intervals,
     silver_machine_events,

@@ -27,9 +27,10 @@ from manufacturing_assets.assets.common import (
     QUARANTINE_SCHEMA,
     model_table_schema,
 )
-from manufacturing_assets.assets.reference import plant_timezones
+from manufacturing_assets.automation import plant_day_automation_condition
 from manufacturing_assets.checks.models import SilverSensorReadings
 from manufacturing_assets.ingest.readers import bronze_columns
+from manufacturing_assets.ingest.reference import plant_timezones
 from manufacturing_assets.io_managers.delta import FrameChunks
 from manufacturing_assets.partitions import (
     neighbouring_days,
@@ -37,7 +38,6 @@ from manufacturing_assets.partitions import (
     plants_and_dates,
 )
 from manufacturing_assets.resources.engine import EngineResource
-from manufacturing_assets.sensors.landing import plant_day_automation_condition
 from manufacturing_assets.transforms.sensor_readings import silver_sensor_readings
 
 QUARANTINE_WARN_SHARE = 0.05

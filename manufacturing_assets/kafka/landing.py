@@ -58,7 +58,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from dagster import Config, MetadataValue, OpExecutionContext, Output, job, op
 
-from manufacturing_assets.assets.reference import plant_timezones, read_reference
+from manufacturing_assets.ingest.reference import plant_timezones, read_reference
 from manufacturing_assets.kafka.settings import KafkaSettings
 from manufacturing_assets.resources.landing_zone import LandingZone
 

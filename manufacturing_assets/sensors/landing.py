@@ -49,10 +49,6 @@ from dagster import (
     AddDynamicPartitionsRequest,
     AssetKey,
     AssetRecordsFilter,
-    AssetSelection,
-    AutomationCondition,
-    AutomationConditionSensorDefinition,
-    ConfigurableResource,
     DagsterInstance,
     DefaultSensorStatus,
     RunRequest,
@@ -64,7 +60,6 @@ from dagster import (
 
 from manufacturing_assets.contract import REFERENCE_ENTITIES, STREAMS
 from manufacturing_assets.ingest.readers import parse_landing_key
-from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import (
     DATE_DIMENSION,
     PLANT_DIMENSION,
@@ -72,131 +67,34 @@ from manufacturing_assets.partitions import (
     partition_key,
 )
 from manufacturing_assets.resources.landing_zone import LandedObject, LandingZone
+from manufacturing_assets.resources.ledger import (
+    ALREADY_INGESTED,
+    CHANGED,
+    DUPLICATE,
+    HASHED,
+    IGNORED,
+    LEDGER_SCHEMA,
+    NEW,
+    OUT_OF_RANGE,
+    PROCESSED,
+    REQUESTED,
+    LandingLedger,
+    ledger_uri,
+)
 
 log = logging.getLogger(__name__)
 
 LANDING_SENSOR_NAME = "landing_sensor"
-LEDGER_PATH = "_system/landing_ledger"
 # Listed concurrently (one ListObjectsV2 stream per prefix on S3); other keys are not looked at.
 LISTED_PREFIXES = (*(f"raw/{s}/" for s in STREAMS), "reference/")
 BRONZE_KEYS = {s: AssetKey(["bronze", s]) for s in STREAMS}
 REFERENCE_KEYS = {e: AssetKey(["reference", e]) for e in REFERENCE_ENTITIES}
 
-# Ledger statuses. PROCESSED files are the originals duplicates are compared with.
-NEW, CHANGED, DUPLICATE, ALREADY_INGESTED = "new", "changed", "duplicate", "already_ingested"
-IGNORED, OUT_OF_RANGE, HASHED = "ignored", "out_of_range", "hashed"
-PROCESSED = (NEW, CHANGED, ALREADY_INGESTED)
-REQUESTED = (NEW, CHANGED)
-
-LEDGER_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String(),  # landing-zone key (relative to the landing root)
-    "size": pl.Int64(),
-    "etag": pl.String(),  # S3 ETag; locally a size-mtime fingerprint
-    "fingerprint": pl.String(),  # content identity: "<size>:etag:<ETag>" or "<size>:sha256:<hex>"
-    "last_modified": pl.Datetime("us", "UTC"),
-    "first_seen": pl.Datetime("us", "UTC"),
-    "kind": pl.String(),  # raw | reference | other
-    "stream": pl.String(),  # raw: the stream; reference: the entity
-    "plant_id": pl.String(),
-    "landing_date": pl.Date(),
-    "status": pl.String(),
-    "duplicate_of": pl.String(),
-    "run_key": pl.String(),
-    "tick": pl.Int64(),
-    "detail": pl.String(),
-}
-
 
 # ---------------------------------------------------------------- automation downstream
 
 
-# Unpartitioned context the plant x date assets read: master data and the SCD2 dimensions.
-CONTEXT_ASSETS = AssetSelection.groups("reference") | AssetSelection.from_string(
-    'key:"marts/dim_*"'
-)
-
-
-def plant_day_automation_condition() -> AutomationCondition:
-    """``AutomationCondition.eager()`` for plant x date assets that also reaches old dates.
-
-    ``eager()`` only looks at the latest time window and waits while any dependency partition
-    is missing; here a late file for an old date must recompute that date, and a neighbouring
-    landing day with no files (a never-materialized bronze partition) is normal. So, per
-    partition: run when a plant x date dependency updated since the partition was last
-    requested or materialized, unless a dependency or the partition itself is in progress or
-    an unpartitioned context input (master data, dimensions) is missing. Updates of that
-    context (a new daily snapshot) do not recompute every date ever processed.
-    """
-    return (
-        AutomationCondition.any_deps_updated().ignore(CONTEXT_ASSETS).since_last_handled()
-        & ~AutomationCondition.any_deps_missing().allow(CONTEXT_ASSETS)
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    ).with_label("eager (any date)")
-
-
-def build_automation_sensor(
-    default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
-) -> AutomationConditionSensorDefinition:
-    """The automation condition sensor that carries bronze updates downstream."""
-    return AutomationConditionSensorDefinition(
-        "plant_day_automation",
-        target=AssetSelection.all(),
-        default_status=default_status,
-        minimum_interval_seconds=30,
-        description=(
-            "Evaluates automation conditions: recomputes silver D-1..D+1, quarantine, gold and "
-            "marts after the landing sensor's bronze runs (late files included)."
-        ),
-    )
-
-
 # ---------------------------------------------------------------- the ledger
-
-
-class LandingLedger(ConfigurableResource):
-    """Append-only Delta table of every landing-zone object the landing sensor has seen.
-
-    ``uri`` is ``<lake root>/_system/landing_ledger`` (a folder or ``s3://...``);
-    ``storage_options`` are delta-rs options (``Settings.delta_storage_options()``).
-    """
-
-    uri: str
-    storage_options: dict[str, str] = {}
-    compact_after_files: int = 64
-
-    def read(self) -> pl.DataFrame:
-        """Every ledger row (empty frame with the ledger schema when there is no table)."""
-        frame = read_delta(self.uri, self.storage_options)
-        if frame is None:
-            return pl.DataFrame(schema=LEDGER_SCHEMA)
-        return frame.select([pl.col(c).cast(t) for c, t in LEDGER_SCHEMA.items()])
-
-    def append(self, rows: pl.DataFrame) -> None:
-        """Append rows in one commit; compact small files now and then."""
-        if rows.is_empty():
-            return
-        from deltalake import DeltaTable, write_deltalake
-        from deltalake.exceptions import TableNotFoundError
-
-        data = rows.select([pl.col(c).cast(t) for c, t in LEDGER_SCHEMA.items()]).to_arrow()
-        write_deltalake(self.uri, data, mode="append", storage_options=self.storage_options)
-        try:
-            table = DeltaTable(self.uri, storage_options=self.storage_options)
-        except TableNotFoundError:  # pragma: no cover
-            return
-        if len(table.file_uris()) > self.compact_after_files:
-            table.optimize.compact()
-            table.vacuum(retention_hours=168, dry_run=False)
-
-    def duplicates(self) -> dict[str, str]:
-        """key -> key of the original, for every file recorded as a duplicate."""
-        frame = self.read().filter(pl.col("status") == DUPLICATE)
-        return dict(zip(frame["key"], frame["duplicate_of"], strict=True))
-
-
-def ledger_uri(lake_root: str) -> str:
-    return f"{lake_root.rstrip('/')}/{LEDGER_PATH}"
 
 
 # ---------------------------------------------------------------- one tick
