@@ -19,8 +19,8 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from manufacturing_assets.generator import GeneratorConfig, generate_landing_zone
     from manufacturing_assets.resources.landing_zone import LandingZone
+    from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
 
     settings = _settings(args)
     root = args.out or settings.landing_root
@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     landing = LandingZone(root=settings.landing_root)
     if args.generate and not landing.exists("manifest.json"):
-        from manufacturing_assets.generator import GeneratorConfig, generate_landing_zone
+        from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
 
         print(f"generating a sample landing zone in {settings.landing_root} ...")
         generate_landing_zone(landing, GeneratorConfig())
@@ -51,14 +51,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from manufacturing_assets.benchmark import run_benchmark
+    from manufacturing_assets_tools.benchmarks.command import run_benchmark
 
     run_benchmark(args)
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from manufacturing_assets.kafka.simulator import run_simulate_command
+    from manufacturing_assets_tools.simulator import run_simulate_command
 
     _settings(args)
     return run_simulate_command(args)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser(
         "simulate", help="produce sample events into the Kafka topics at a rate (docs/kafka.md)"
     )
-    from manufacturing_assets.kafka.simulator import add_simulate_arguments
+    from manufacturing_assets_tools.simulator import add_simulate_arguments
 
     add_simulate_arguments(sim)
     sim.set_defaults(func=cmd_simulate)

@@ -42,6 +42,22 @@ neighbouring_days = MultiPartitionMapping(
     }
 )
 
+# The state intervals of day D need each machine's last state before D: a real dependency on
+# the events of D-1 and D (so a late file for D marks D+1 stale too).
+previous_and_same_day = MultiPartitionMapping(
+    {
+        DATE_DIMENSION: DimensionPartitionMapping(
+            dimension_name=DATE_DIMENSION,
+            partition_mapping=TimeWindowPartitionMapping(
+                start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        PLANT_DIMENSION: DimensionPartitionMapping(
+            dimension_name=PLANT_DIMENSION, partition_mapping=IdentityPartitionMapping()
+        ),
+    }
+)
+
 
 def partition_key(plant_id: str, day: date | str) -> MultiPartitionKey:
     return MultiPartitionKey({DATE_DIMENSION: str(day), PLANT_DIMENSION: plant_id})

@@ -1,8 +1,13 @@
 """Materialize the whole asset graph on the embedded default, outside the UI.
 
-Used by `manufacturing-assets run` (README step 1) and by end-to-end tests. The runs go
-to a real Dagster instance (``$DAGSTER_HOME``, else ``<data dir>/dagster_home``), so
-`dagster dev` pointed at the same home shows every materialization and check.
+Used by `manufacturing-assets run` (README step 1) and by end-to-end tests. What to run and
+in which order comes from the definitions themselves (``definitions.ASSETS``): the
+unpartitioned assets (master data, dimensions, calendar) in one run, then, per plant, every
+plant x date asset over each contiguous range of its dates in one run (a single-run
+backfill: the runner processes the plant's dates together and records checks and row
+counts per plant-day). The runs go to a real Dagster instance (``$DAGSTER_HOME``, else
+``<data dir>/dagster_home``), so `dagster dev` pointed at the same home shows every
+materialization and check.
 """
 
 from __future__ import annotations
@@ -16,77 +21,38 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, AssetsDefinition, DagsterInstance, materialize
 
-from manufacturing_assets.checks.production_models import production_checks
-from manufacturing_assets.checks.quality import quality_checks
-from manufacturing_assets.contract import REFERENCE_ENTITIES, STREAMS
-from manufacturing_assets.definitions import (
-    mart_assets,
-    mart_checks,
-    partitioned_assets,
-    reference_assets,
-)
+from manufacturing_assets.catalogue import TABLES
+from manufacturing_assets.definitions import ASSET_CHECKS, ASSETS
 from manufacturing_assets.environment import Settings, build_resources
+from manufacturing_assets.ingest.readers import parse_landing_key
 from manufacturing_assets.ingest.reference import plant_timezones, read_reference
-from manufacturing_assets.io_managers.delta import read_delta
+from manufacturing_assets.io_managers.delta import scan_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ALL_DEFS = [
-    *reference_assets,
-    *partitioned_assets,
-    *quality_checks,
-    *production_checks,
-    *mart_assets,
-    *mart_checks,
-]
-# Star-schema dimensions (unpartitioned) are rebuilt in the reference data run.
-DIMENSION_KEYS = [a.key for a in mart_assets if a.partitions_def is None]
-
-# Layers in dependency order; each is materialized for every partition before the next.
-LAYERS: list[list[AssetKey]] = [
-    [AssetKey(["bronze", s]) for s in STREAMS],
-    # silver and gold in one run, so a failed blocking silver check stops gold
-    [
-        AssetKey(["silver", "sensor_readings"]),
-        AssetKey(["quarantine", "sensor_readings"]),
-        AssetKey(["gold", "sensor_hourly"]),
-        AssetKey(["silver", "machine_events"]),
-        AssetKey(["quarantine", "machine_events"]),
-    ],
-    # production: intervals of day D read the machine events of D-1 (done above for every
-    # partition); shots and inspections in the same run so their blocking checks stop gold
-    [
-        AssetKey(["silver", "shots"]),
-        AssetKey(["quarantine", "shots"]),
-        AssetKey(["silver", "quality_inspections"]),
-        AssetKey(["quarantine", "quality_inspections"]),
-        AssetKey(["silver", "machine_state_intervals"]),
-        AssetKey(["gold", "oee_daily"]),
-        AssetKey(["gold", "run_rate_hourly"]),
-        AssetKey(["gold", "loss_daily"]),
-    ],
-]
-# Star-schema facts run last, after every layer, as one single-run backfill per plant over
-# its dates (BackfillPolicy.single_run): one run instead of one per partition.
-FACT_KEYS = [a.key for a in mart_assets if a.partitions_def is not None]
+ALL_DEFS: list[Any] = [*ASSETS, *ASSET_CHECKS]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-SUMMARY_TABLES = [
-    ("bronze", "sensor_readings", "landing_date"),
-    ("silver", "sensor_readings", "production_date"),
-    ("quarantine", "sensor_readings", "production_date"),
-    ("gold", "sensor_hourly", "production_date"),
-    ("silver", "shots", "production_date"),
-    ("quarantine", "shots", "production_date"),
-    ("silver", "machine_events", "production_date"),
-    ("quarantine", "machine_events", "production_date"),
-    ("silver", "quality_inspections", "production_date"),
-    ("quarantine", "quality_inspections", "production_date"),
-    ("silver", "machine_state_intervals", "production_date"),
-    ("gold", "oee_daily", "production_date"),
-    ("gold", "run_rate_hourly", "production_date"),
-    ("gold", "loss_daily", "production_date"),
+
+
+def _keys(partitioned: bool) -> list[AssetKey]:
+    return [
+        key
+        for a in ASSETS
+        if isinstance(a, AssetsDefinition) and (a.partitions_def is not None) == partitioned
+        for key in a.keys
+    ]
+
+
+UNPARTITIONED_KEYS = _keys(partitioned=False)
+PARTITIONED_KEYS = _keys(partitioned=True)
+# plant x date assets by layer, in dependency order (for running one layer at a time)
+# (quarantine is written by the silver steps: one layer)
+LAYERS: list[list[AssetKey]] = [
+    layer_keys
+    for layers in (("bronze",), ("silver", "quarantine"), ("gold",), ("marts",))
+    if (layer_keys := [k for k in PARTITIONED_KEYS if k.path[0] in layers])
 ]
 
 
@@ -113,8 +79,6 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
 def landed_partitions(settings: Settings) -> list[tuple[str, date]]:
     """Every (plant, date) with a landed file of any stream, and the days either side
     (silver for D-1 and D+1 reads the folder D: records cross midnight)."""
-    from manufacturing_assets.ingest.readers import parse_landing_key
-
     landing = build_resources(settings)["landing"]
     found = set()
     for obj in landing.list_objects("raw/"):
@@ -125,18 +89,47 @@ def landed_partitions(settings: Settings) -> list[tuple[str, date]]:
     return sorted(found)
 
 
+def date_ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days -> contiguous (first, last) ranges."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1][1] + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def _check_rows(result: Any, fallback: str) -> list[dict[str, Any]]:
+    rows = []
+    for ev in result.get_asset_check_evaluations():
+        rows.append(
+            {
+                "asset": ev.asset_key.to_user_string(),
+                "check": ev.check_name,
+                "partition": " ".join(reversed(ev.partition.split("|")))
+                if ev.partition
+                else fallback,
+                "passed": ev.passed,
+                "severity": ev.severity.value,
+            }
+        )
+    return rows
+
+
 def run_pipeline(
     settings: Settings,
     instance: DagsterInstance,
     partitions: list[tuple[str, date]] | None = None,
     log: Any = print,
 ) -> PipelineReport:
-    """Reference data first, then bronze/silver/gold for every plant x day partition."""
+    """Unpartitioned assets first, then every plant x date asset, one run per plant and
+    contiguous date range."""
     logging.getLogger("dagster").setLevel(logging.WARNING)
     resources = build_resources(settings)
     result = materialize(
         ALL_DEFS,
-        selection=[AssetKey(["reference", e]) for e in REFERENCE_ENTITIES] + DIMENSION_KEYS,
+        selection=UNPARTITIONED_KEYS,
         instance=instance,
         resources=resources,
         raise_on_error=True,
@@ -146,112 +139,87 @@ def run_pipeline(
     plant_ids = sorted(plant_timezones(plants))
     instance.add_dynamic_partitions(PLANT_DIMENSION, plant_ids)
     parts = partitions if partitions is not None else landed_partitions(settings)
-    parts = [(p, d) for p, d in parts if p in plant_ids]
+    parts = sorted({(p, d) for p, d in parts if p in plant_ids})
     report = PipelineReport(partitions=parts)
-    report.checks += [  # dimension checks of the reference run
-        {
-            "asset": ev.asset_key.to_user_string(),
-            "check": ev.check_name,
-            "partition": "-",
-            "passed": ev.passed,
-            "severity": ev.severity.value,
-        }
-        for ev in result.get_asset_check_evaluations()
-    ]
+    report.checks += _check_rows(result, "-")
     log(f"reference data: {len(plant_ids)} plants {plant_ids}; {len(parts)} plant x day partitions")
-    for layer in LAYERS:
-        for plant, day in parts:
-            key = partition_key(plant, day)
+    for plant in sorted({p for p, _ in parts}):
+        for first, last in date_ranges([d for p, d in parts if p == plant]):
+            span = f"{plant} {first}..{last}"
             result = materialize(
                 ALL_DEFS,
-                selection=layer,
-                partition_key=str(key),
+                selection=PARTITIONED_KEYS,
+                tags={
+                    "dagster/asset_partition_range_start": str(partition_key(plant, first)),
+                    "dagster/asset_partition_range_end": str(partition_key(plant, last)),
+                },
                 instance=instance,
                 resources=resources,
                 raise_on_error=False,
                 run_config=QUIET,
             )
             if not result.success:
-                report.failed_steps.append(f"{'/'.join(layer[0].path)} {plant} {day}")
-            for ev in result.get_asset_check_evaluations():
-                report.checks.append(
-                    {
-                        "asset": ev.asset_key.to_user_string(),
-                        "check": ev.check_name,
-                        "partition": f"{plant} {day}",
-                        "passed": ev.passed,
-                        "severity": ev.severity.value,
-                    }
-                )
-        log(
-            f"materialized {', '.join(k.to_user_string() for k in layer)} for {len(parts)} partitions"
-        )
-    for plant in sorted({p for p, _ in parts}):
-        days = sorted(d for p, d in parts if p == plant)
-        result = materialize(
-            ALL_DEFS,
-            selection=FACT_KEYS,
-            tags={
-                "dagster/asset_partition_range_start": str(partition_key(plant, days[0])),
-                "dagster/asset_partition_range_end": str(partition_key(plant, days[-1])),
-            },
-            instance=instance,
-            resources=resources,
-            raise_on_error=False,
-            run_config=QUIET,
-        )
-        if not result.success:
-            report.failed_steps.append(f"marts facts {plant} {days[0]}..{days[-1]}")
-        report.checks += [
-            {
-                "asset": ev.asset_key.to_user_string(),
-                "check": ev.check_name,
-                "partition": f"{plant} {days[0]}..{days[-1]}",
-                "passed": ev.passed,
-                "severity": ev.severity.value,
-            }
-            for ev in result.get_asset_check_evaluations()
-        ]
-    if parts:
-        log(
-            f"materialized {', '.join(k.to_user_string() for k in FACT_KEYS)} for {len(parts)} partitions"
-        )
+                failed = [
+                    ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_FAILURE"
+                ]
+                report.failed_steps += [f"{step} {span}" for step in failed] or [span]
+            report.checks += _check_rows(result, span)
+            log(f"materialized {len(PARTITIONED_KEYS)} plant x day assets for {span}")
     return report
 
 
 def table_counts(settings: Settings) -> pl.DataFrame:
-    """Rows per layer, table and partition, read back from the lake."""
+    """Rows per partitioned table and plant-day, read back from the lake (only the
+    partition columns are read)."""
     rows = []
     opts = settings.delta_storage_options()
-    for layer, table, date_col in SUMMARY_TABLES:
-        uri = f"{settings.lake_root.rstrip('/')}/{layer}/{table}"
-        frame = read_delta(uri, opts)
-        if frame is None or frame.is_empty():
+    for path, entry in TABLES.items():
+        if not entry.is_partitioned:
+            continue
+        plant_col, date_col = entry.partitioning.columns
+        frame = scan_delta(f"{settings.lake_root.rstrip('/')}/{path}", opts)
+        if frame is None:
             continue
         counts = (
-            frame.group_by("plant_id", date_col).len().rename({date_col: "date", "len": "rows"})
+            frame.group_by(plant_col, date_col)
+            .agg(pl.len().alias("rows"))
+            .rename({plant_col: "plant_id", date_col: "date"})
+            .with_columns(pl.lit(path).alias("table"))
+            .collect()
         )
-        rows.append(counts.with_columns(pl.lit(f"{layer}/{table}").alias("table")))
+        rows.append(counts)
     if not rows:
-        return pl.DataFrame()
-    return (
-        pl.concat(rows)
-        .pivot(on="table", index=["plant_id", "date"], values="rows")
-        .sort("plant_id", "date")
-    )
+        return pl.DataFrame(
+            schema={"plant_id": pl.String, "date": pl.Date, "rows": pl.UInt32, "table": pl.String}
+        )
+    return pl.concat(rows, how="vertical_relaxed")
 
 
 def format_summary(settings: Settings, report: PipelineReport) -> str:
+    """Per table: plant-day partitions, rows, checks passed/failed; fits 100 columns."""
     counts = table_counts(settings)
-    passed = sum(1 for c in report.checks if c["passed"])
-    failed = [c for c in report.checks if not c["passed"]]
-    lines = ["", "Rows per layer and partition:"]
-    # wide enough that no header wraps (one column per table)
-    width = max(160, sum(max(len(c), 10) + 3 for c in counts.columns) + 1)
-    with pl.Config(tbl_rows=200, tbl_cols=40, tbl_width_chars=width, tbl_hide_dataframe_shape=True):
-        lines.append(str(counts))
-    lines.append(f"\nChecks: {passed} passed, {len(failed)} failed")
-    for c in failed:
+    checks = pl.DataFrame(
+        report.checks,
+        schema={"asset": pl.String, "check": pl.String, "partition": pl.String,
+                "passed": pl.Boolean, "severity": pl.String},
+    )  # fmt: skip
+    lines = [
+        "",
+        f"{'table':34} {'partitions':>10} {'rows':>10} {'checks passed':>14} {'failed':>7}",
+    ]
+    for path in TABLES:
+        mine = counts.filter(pl.col("table") == path)
+        evaluated = checks.filter(pl.col("asset") == path)
+        if mine.is_empty() and evaluated.is_empty():
+            continue
+        passed = int(evaluated["passed"].sum())
+        lines.append(
+            f"{path:34} {mine.height:>10} {int(mine['rows'].sum()):>10} "
+            f"{passed:>14} {evaluated.height - passed:>7}"
+        )
+    failed = checks.filter(~pl.col("passed"))
+    lines.append(f"\nChecks: {checks.height - failed.height} passed, {failed.height} failed")
+    for c in failed.iter_rows(named=True):
         lines.append(f"  {c['severity']:5} {c['asset']} {c['check']} [{c['partition']}]")
     if report.failed_steps:
         lines.append("Failed steps: " + "; ".join(report.failed_steps))

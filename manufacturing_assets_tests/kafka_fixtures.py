@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from manufacturing_assets.kafka.bench import TansuBroker
+from manufacturing_assets_tools.brokers import TansuBroker
 
 __all__ = [
     "KAFKA_TEST_SESSION_TIMEOUT_MS",

@@ -14,8 +14,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, asset, build_sensor_context, materialize
 
 from manufacturing_assets.assets.gold import sensor_hourly
-from manufacturing_assets.checks.models import SilverSensorReadings
-from manufacturing_assets.checks.quality import quality_checks, validate
+from manufacturing_assets.catalogue.silver import SENSOR_READINGS
+from manufacturing_assets.checks.contracts import contract, contract_asset_check, validate
 from manufacturing_assets.io_managers.delta import DeltaLakeIOManager
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key, plant_date_partitions
 from manufacturing_assets.resources.engine import EngineResource
@@ -40,7 +40,10 @@ def silver_row(**over) -> dict:
         "is_valid": True,
         "flags": "",
         "deliveries": 1,
+        "record_plant_id": "P01",
+        "landing_date": date(2024, 3, 4),
         "source": "raw/x.jsonl",
+        "file_hash": "abc",
         "line_number": 1,
         "ingested_at": datetime(2024, 3, 5, tzinfo=UTC),
     }
@@ -54,13 +57,23 @@ def frame(*rows: dict) -> pl.DataFrame:
     )
 
 
+SILVER_CONTRACT = contract_asset_check(SENSOR_READINGS, blocking=True)
+
+
+@asset(key=["reference", "plants"])
+def plants() -> pl.DataFrame:
+    return pl.DataFrame(
+        {"snapshot_date": [date(2024, 3, 1)], "plant_id": ["P01"], "timezone": ["Europe/Berlin"]}
+    )
+
+
 def test_silver_model_accepts_good_and_rejects_inconsistent_rows() -> None:
-    assert validate(SilverSensorReadings, frame(silver_row()))[0]
+    assert validate(contract("silver/sensor_readings"), frame(silver_row()))[0]
     bad = frame(
         silver_row(vibration_mm_s=150.0),
         silver_row(line_number=2, ts=datetime(2024, 3, 4, 7, 5, tzinfo=UTC), status="weird"),
     )
-    passed, meta = validate(SilverSensorReadings, bad)
+    passed, meta = validate(contract("silver/sensor_readings"), bad)
     assert not passed and meta["failures"] >= 2
     assert (
         "is_valid" in meta["failure_cases"].value
@@ -102,7 +115,7 @@ def test_failed_blocking_check_stops_gold_and_alert_is_sent_once(
     with DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
         instance.add_dynamic_partitions(PLANT_DIMENSION, ["P01"])
         result = materialize(
-            [broken_silver, sensor_hourly, *quality_checks],
+            [broken_silver, plants, sensor_hourly, SILVER_CONTRACT],
             partition_key=str(partition_key("P01", "2024-03-04")),
             instance=instance,
             resources={
@@ -120,8 +133,8 @@ def test_failed_blocking_check_stops_gold_and_alert_is_sent_once(
 
         notifier = Notifier(kind="webhook", webhook_url=webhook)
         repo = Definitions(
-            assets=[broken_silver, sensor_hourly],
-            asset_checks=quality_checks,
+            assets=[broken_silver, plants, sensor_hourly],
+            asset_checks=[SILVER_CONTRACT],
             resources={
                 "io_manager": DeltaLakeIOManager(root_uri=str(tmp_path / "lake")),
                 "engine": EngineResource(),

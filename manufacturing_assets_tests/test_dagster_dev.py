@@ -17,11 +17,11 @@ from pathlib import Path
 from dagster import AssetKey, DagsterInstance, materialize
 
 from manufacturing_assets.environment import Settings, build_resources
-from manufacturing_assets.generator import GeneratorConfig, generate_landing_zone
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION
 from manufacturing_assets.pipeline import ALL_DEFS, QUIET
 from manufacturing_assets.resources.landing_zone import LandingZone
+from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -135,7 +135,12 @@ def test_rematerializing_one_partition_leaves_others_identical(io_manager, insta
     first = source_asset(lambda ctx: rows(pairs_of(ctx), "v1"))
     result = run([first], io_manager, instance, tags=backfill_tags(key(D1, "P01"), key(D3, "P03")))
     meta = materialization_metadata(result, partitions=9)
-    assert meta["dagster/row_count"] == 27
+    assert meta["run_total_rows"] == 27  # the run's total, named as such
+    per_partition = {
+        e.partition: e.materialization.metadata["dagster/row_count"].value
+        for e in result.get_asset_materialization_events()
+    }
+    assert per_partition == {k: 3 for k in per_partition} and len(per_partition) == 9
     assert meta["partition_count"] == 9
     assert "production_date BETWEEN '2024-03-01' AND '2024-03-03'" in meta["partitions_written"]
     assert [c.name for c in meta["dagster/column_schema"].columns] == list(rows([], "x").columns)

@@ -1,5 +1,5 @@
 """SCD2 dimensions, the as-of join and the calendar (transforms/dimensions.py) and the
-dimension checks (checks/mart_models.py), with hand-computed expectations."""
+dimension checks (checks/marts_logic.py, checks/contracts.py), with hand-computed expectations."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -8,13 +8,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from manufacturing_assets.checks.mart_models import (
-    DIMENSION_MODELS,
-    DimDate,
-    current_version_violations,
-    overlapping_versions,
-)
-from manufacturing_assets.checks.quality import validate
+from manufacturing_assets.checks.contracts import contract, validate
+from manufacturing_assets.checks.marts_logic import current_version_violations, overlapping_versions
 from manufacturing_assets.contract import REFERENCE_ENTITIES
 from manufacturing_assets.transforms.dimensions import (
     DIMENSIONS,
@@ -218,7 +213,7 @@ def test_typed_attributes_of_every_dimension():
     }
     assert built["part"].select("unit_cost", "unit_price").row(0) == (0.5, 0.8)
     for name, dim in built.items():
-        passed, meta = validate(DIMENSION_MODELS[name], dim)
+        passed, meta = validate(contract(f"marts/dim_{name}"), dim)
         assert passed, meta
 
 
@@ -254,7 +249,7 @@ def test_dim_mold_takes_part_from_mold_parts_as_of_each_snapshot():
         ("MD-2", 2, "PT-4", D5, None, True),  # ... also on a day without a molds snapshot
     ]
     assert dim.schema["cavities"] == pl.Int64
-    assert validate(DIMENSION_MODELS["mold"], dim)[0]
+    assert validate(contract("marts/dim_mold"), dim)[0]
 
 
 # ---------------------------------------------------------------- as-of join
@@ -321,7 +316,7 @@ def test_dim_date_calendar_attributes_match_python():
         assert (row["year"], row["month"], row["day"]) == (d.year, d.month, d.day)
         assert row["quarter"] == (d.month - 1) // 3 + 1
         assert row["is_weekend"] == (iso[2] >= 6)
-    assert validate(DimDate, cal)[0]
+    assert validate(contract("marts/dim_date"), cal)[0]
 
 
 # ---------------------------------------------------------------- dimension checks
@@ -332,7 +327,7 @@ def test_dimension_checks_catch_broken_histories():
     dim = build_machines(ref)
     assert current_version_violations(dim, ref, MACHINE).height == 0
     assert overlapping_versions(dim, "machine_id").height == 0
-    assert validate(DIMENSION_MODELS["machine"], dim)[0]
+    assert validate(contract("marts/dim_machine"), dim)[0]
 
     # two current rows for M1 (the old version reopened): overlap + two current
     reopened = dim.with_columns(
@@ -366,7 +361,7 @@ def test_dimension_checks_catch_broken_histories():
     assert current_version_violations(revived, ref, MACHINE)["machine_id"].to_list() == ["M2"]
     # is_current inconsistent with valid_to: the pandera model fails
     inconsistent = dim.with_columns(pl.lit(True).alias("is_current"))
-    assert not validate(DIMENSION_MODELS["machine"], inconsistent)[0]
+    assert not validate(contract("marts/dim_machine"), inconsistent)[0]
 
 
 # ---------------------------------------------------------------- Spark parity

@@ -1,4 +1,4 @@
-"""Facts of the star schema (transforms/facts.py, assets/marts.py) and their referential
+"""Facts of the star schema (transforms/facts.py, stages/marts.py, assets/marts.py) and their referential
 checks, on hand-made inputs: dimension versions as of each fact's production date."""
 
 from datetime import UTC, date, datetime
@@ -17,21 +17,14 @@ from dagster import (
 )
 from polars.testing import assert_frame_equal
 
-from manufacturing_assets.assets.gold import GOLD_SENSOR_HOURLY_SCHEMA
-from manufacturing_assets.assets.marts import (
-    UPSTREAM_SCHEMAS,
-    build_fact_asset,
-    compute_fact,
-    dimension_assets,
-)
-from manufacturing_assets.checks.mart_models import (
-    FACT_MODELS,
-    FACT_REFERENCES,
-    dimension_checks,
-    fact_checks,
-    referential_violations,
-)
-from manufacturing_assets.checks.quality import validate
+from manufacturing_assets.assets.marts import build_fact_asset, dimension_assets
+from manufacturing_assets.catalogue import table
+from manufacturing_assets.catalogue.gold import SENSOR_HOURLY
+from manufacturing_assets.catalogue.marts import FACT_TABLES
+from manufacturing_assets.checks.contracts import contract, validate
+from manufacturing_assets.checks.dimensions import dimension_checks
+from manufacturing_assets.checks.marts_logic import referential_violations
+from manufacturing_assets.checks.plant_day import referential_check
 from manufacturing_assets.contract import REFERENCE_ENTITIES, SHOT_MEASURES
 from manufacturing_assets.io_managers.delta import (
     DeltaLakeIOManager,
@@ -40,6 +33,9 @@ from manufacturing_assets.io_managers.delta import (
 )
 from manufacturing_assets.partitions import plant_date_partitions
 from manufacturing_assets.resources.engine import EngineResource
+from manufacturing_assets.stages.marts import FACT_REFERENCES
+from manufacturing_assets.stages.marts import FACTS as FACT_SOURCES
+from manufacturing_assets.stages.marts import fact as compute_fact
 from manufacturing_assets.transforms.dimensions import (
     DIMENSIONS,
     build_dim_mold,
@@ -49,7 +45,8 @@ from manufacturing_assets.transforms.dimensions import (
 )
 
 D0, D1, D2 = date(2024, 3, 3), date(2024, 3, 4), date(2024, 3, 5)
-FACTS = list(FACT_MODELS)
+FACTS = list(FACT_TABLES)
+GOLD_SENSOR_HOURLY_SCHEMA = SENSOR_HOURLY.schema
 POLARS = EngineResource(name="polars")
 
 # ---------------------------------------------------------------- master data
@@ -271,7 +268,7 @@ def fact(name: str, upstream: pl.DataFrame | None = None, dims=None) -> pl.DataF
     dims = dims or build_dims()
     needed = {d for d, _ in FACT_REFERENCES[name].values()} - {"date"}
     frame = UPSTREAM[name]() if upstream is None else upstream
-    return compute_fact(name, POLARS, frame, {d: dims[d] for d in needed})
+    return compute_fact(POLARS, name, frame, {d: dims[d] for d in needed})
 
 
 # ---------------------------------------------------------------- as-of keys
@@ -295,7 +292,7 @@ def test_tonnage_change_joins_version_1_on_day_1_and_version_2_on_day_2():
     assert set(out["plant_sk"]) == {sk("P01", D1)}
     m2 = out.filter(pl.col("machine_id") == "M2").row(0, named=True)
     assert (m2["line_id"], m2["line_sk"]) == ("P01-L2", sk("P01-L2", D1))  # M2 moved on D2
-    assert validate(FACT_MODELS["fact_sensor_hourly"], out)[0]
+    assert validate(contract("marts/fact_sensor_hourly"), out)[0]
 
 
 def test_fact_shot_takes_mold_and_part_as_of_the_shot_date():
@@ -317,7 +314,7 @@ def test_fact_shot_takes_mold_and_part_as_of_the_shot_date():
     assert out.schema["injection_pressure_bar"] == pl.Float64
     assert "deliveries" not in out.columns and "source" not in out.columns
     assert set(SHOT_MEASURES) <= set(out.columns)
-    passed, meta = validate(FACT_MODELS["fact_shot"], out)
+    passed, meta = validate(contract("marts/fact_shot"), out)
     assert passed, meta
 
 
@@ -329,7 +326,7 @@ def test_fact_machine_state_and_oee_daily_keys_and_types():
         (D1, "DOWN", sk("M1", D1), 43200.0),
         (D2, "DOWN", sk("M1", D2), 3600.0),
     ]
-    assert validate(FACT_MODELS["fact_machine_state"], states)[0]
+    assert validate(contract("marts/fact_machine_state"), states)[0]
     daily = fact("fact_oee_daily", dims=dims)
     assert daily.select(
         "production_date", "machine_sk", "planned_time_s", "total_parts"
@@ -338,16 +335,16 @@ def test_fact_machine_state_and_oee_daily_keys_and_types():
         (D2, sk("M1", D2), 86400.0, 4),
     ]
     assert daily.schema["planned_time_s"] == pl.Float64 and daily.schema["shots"] == pl.Int64
-    assert validate(FACT_MODELS["fact_oee_daily"], daily)[0]
+    assert validate(contract("marts/fact_oee_daily"), daily)[0]
 
 
 @pytest.mark.parametrize("name", FACTS)
 def test_empty_upstream_gives_an_empty_typed_fact(name):
     out = fact(name, upstream=pl.DataFrame())  # table not created yet
     assert out.height == 0
-    assert validate(FACT_MODELS[name], out)[0]
-    assert list(out.columns) == list(FACT_MODELS[name].to_schema().columns)
-    assert fact(name, upstream=pl.DataFrame(schema=UPSTREAM_SCHEMAS[name])).height == 0
+    assert validate(contract(f"marts/{name}"), out)[0]
+    assert list(out.columns) == FACT_TABLES[name].column_names
+    assert fact(name, upstream=table(FACT_SOURCES[name][0]).empty()).height == 0
 
 
 # ---------------------------------------------------------------- referential checks
@@ -400,19 +397,13 @@ def test_referential_check_passes_on_good_facts_and_fails_on_bad_keys():
 def _write_inputs(lake: str) -> None:
     for entity in MASTER:
         write_delta_partitions(f"{lake}/reference/{entity}", reference(entity), None)
-    upstream_tables = {
-        "fact_shot": "silver/shots",
-        "fact_machine_state": "silver/machine_state_intervals",
-        "fact_sensor_hourly": "gold/sensor_hourly",
-        "fact_oee_daily": "gold/oee_daily",
-    }
-    for name, table in upstream_tables.items():
+    for name, (source, _) in FACT_SOURCES.items():
         frame = UPSTREAM[name]()
         parts = [
             {"plant_id": p, "production_date": d}
             for p, d in frame.select("plant_id", "production_date").unique().iter_rows()
         ]
-        write_delta_partitions(f"{lake}/{table}", frame, parts)
+        write_delta_partitions(f"{lake}/{source}", frame, parts)
 
 
 def test_marts_materialize_on_delta_with_checks(tmp_path):
@@ -428,7 +419,7 @@ def test_marts_materialize_on_delta_with_checks(tmp_path):
         )
     ]
     facts = [build_fact_asset(f) for f in FACTS]
-    defs = [*specs, *dimension_assets, *facts, *dimension_checks(), *fact_checks(FACTS)]
+    defs = [*specs, *dimension_assets, *facts, *dimension_checks()]
     resources = {"io_manager": DeltaLakeIOManager(root_uri=lake), "engine": POLARS}
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("plant", ["P01"])
@@ -489,9 +480,7 @@ def test_marts_materialize_on_delta_with_checks(tmp_path):
             instance=instance,
             resources=resources,
         ).success
-        # (a run of a partitioned check alone cannot be launched in process in Dagster
-        # 1.13: call the check definition on the tables as they are in the lake)
-        [check_def] = [c for c in fact_checks(["fact_sensor_hourly"]) if check in c.check_keys]
+        # the fact's plant-day check, on the tables as they are in the lake
         tables = {
             f"dim_{d}": read_delta(f"{lake}/marts/dim_{d}")
             for d in ("date", "line", "machine", "plant")
@@ -499,10 +488,12 @@ def test_marts_materialize_on_delta_with_checks(tmp_path):
         partition = read_delta(
             f"{lake}/marts/fact_sensor_hourly", predicate=f"production_date = '{D1}'"
         )
-        evaluation = check_def(data=partition, **tables)
-        assert not evaluation.passed
-        assert evaluation.metadata["failing_keys"].value == "machine_sk"
-        assert evaluation.metadata["violations"].value["machine_sk"]["dangling"] == 2
+        check_def = referential_check(FACT_REFERENCES["fact_sensor_hourly"])
+        outcome = check_def.evaluate({"table": partition, **tables})
+        assert check_def.name == check.name
+        assert not outcome.passed
+        assert outcome.metadata["failing_keys"] == "machine_sk"
+        assert outcome.metadata["violations"].value["machine_sk"]["dangling"] == 2
         fixed = materialize(
             defs,
             selection=[AssetKey(["marts", "fact_sensor_hourly"])],
@@ -536,8 +527,8 @@ def test_facts_same_on_spark(spark):  # conftest: one session per test run
     # fact_shot is the superset: machine, line and plant keys, then mold and part
     dims = build_dims()
     needed = {d: dims[d] for d in ("plant", "line", "machine", "mold", "part")}
-    local = compute_fact("fact_shot", POLARS, shots(), needed)
-    remote = compute_fact("fact_shot", EngineResource(name="spark"), shots(), needed)
+    local = compute_fact(POLARS, "fact_shot", shots(), needed)
+    remote = compute_fact(EngineResource(name="spark"), "fact_shot", shots(), needed)
     assert_frame_equal(remote, local, check_row_order=False)
 
 

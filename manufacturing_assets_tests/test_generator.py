@@ -24,16 +24,18 @@ from zoneinfo import ZoneInfo
 import pyarrow.parquet as pq
 import pytest
 
-from manufacturing_assets.generator import (
+from manufacturing_assets.resources.landing_zone import LandingZone
+from manufacturing_assets_tools.benchmarks.sensor_readings_data import (
+    generate_sensor_readings_benchmark,
+)
+from manufacturing_assets_tools.generator import (
     BAD_INPUT_KINDS,
     ENTITY_COLUMNS,
     RECORD_KINDS,
     STREAMS,
     GeneratorConfig,
     generate_landing_zone,
-    generate_sensor_readings_benchmark,
 )
-from manufacturing_assets.resources.landing_zone import LandingZone
 
 DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 KNOWN_METRICS = {"temperature_c", "temperature_f", "humidity_pct", "pressure_bar", "vibration_mm_s"}

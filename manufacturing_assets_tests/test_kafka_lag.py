@@ -250,7 +250,7 @@ def test_sensor_warns_when_nothing_progresses_or_lag_keeps_growing(
 def test_sensor_and_topic_assets_load_in_definitions(
     kafka_broker: str, topic: str, tmp_path
 ) -> None:
-    from manufacturing_assets.kafka.landing import kafka_landing_job
+    from manufacturing_assets.kafka.job import kafka_landing_job
     from manufacturing_assets.resources.landing_zone import LandingZone
 
     settings = settings_for(kafka_broker, topic)

@@ -21,21 +21,18 @@ import pytest
 from pydantic import PrivateAttr
 
 from manufacturing_assets.io_managers.delta import DeltaLakeIOManager
-from manufacturing_assets.kafka.landing import (
+from manufacturing_assets.kafka.files import (
     DEADLETTER_PREFIX,
-    KafkaLandingConfig,
-    LandingOptions,
-    OffsetsLedger,
-    ReferenceData,
     data_file_key,
     deadletter_key,
-    kafka_landing_job,
-    landed_line,
     ledger_key,
     parse_kafka_file_name,
-    production_date,
-    run_landing_pass,
 )
+from manufacturing_assets.kafka.job import KafkaLandingConfig, kafka_landing_job
+from manufacturing_assets.kafka.lander import LandingOptions, run_landing_pass
+from manufacturing_assets.kafka.offsets import OffsetsLedger
+from manufacturing_assets.kafka.records import landed_line
+from manufacturing_assets.kafka.routing import ReferenceData, production_date
 from manufacturing_assets.kafka.settings import KafkaSettings
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets.transforms.sensor_readings import silver_sensor_readings
@@ -493,8 +490,8 @@ def _silver_readings(landing: LandingZone, tzs: dict[str, str]) -> pl.DataFrame:
 def test_sigkill_at_random_points_lands_every_event_exactly_once(
     kafka_broker: str, tmp_path: Path
 ) -> None:
-    from manufacturing_assets.generator import GeneratorConfig
-    from manufacturing_assets.kafka.simulator import generated_events
+    from manufacturing_assets_tools.generator import GeneratorConfig
+    from manufacturing_assets_tools.simulator import generated_events
 
     rng = random.Random(20240331)
     root = tmp_path / "landing"
@@ -527,7 +524,7 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
     cmd = [
         sys.executable,
         "-m",
-        "manufacturing_assets.kafka.landing",
+        "manufacturing_assets.kafka",
         "--bootstrap",
         kafka_broker,
         "--landing-root",
@@ -640,7 +637,7 @@ def test_simulator_produces_keyed_events_at_a_rate(kafka_broker: str, tmp_path: 
 
     from confluent_kafka import Consumer, TopicPartition
 
-    from manufacturing_assets.kafka.simulator import events_from_landing, simulate
+    from manufacturing_assets_tools.simulator import events_from_landing, simulate
 
     source = LandingZone(root=str(tmp_path))
     folder = "raw/sensor_readings/plant=P01/date=2024-03-04"

@@ -30,20 +30,19 @@ from dagster import (
 )
 
 from manufacturing_assets.assets.reference import reference_assets
-from manufacturing_assets.definitions import partitioned_assets
+from manufacturing_assets.definitions import ASSETS
 from manufacturing_assets.environment import Settings, build_resources
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import partition_key
 from manufacturing_assets.resources.landing_zone import LandingZone
-from manufacturing_assets.sensors.landing import (
-    LandingLedger,
-    benchmark_landing_sensor,
-    landing_sensor,
-    ledger_uri,
-)
+from manufacturing_assets.resources.ledger import LandingLedger, ledger_uri
+from manufacturing_assets.sensors.landing import landing_sensor
 from manufacturing_assets_tests.helpers import jsonl, reading
+from manufacturing_assets_tools.benchmarks.landing_sensor import benchmark_landing_sensor
 
-ALL_ASSETS = [*reference_assets, *partitioned_assets]
+ALL_ASSETS = [
+    a for a in ASSETS if "marts" not in {k.path[0] for k in a.keys}
+]  # master data .. gold
 PLANTS_P01_P02 = (
     "plant_id,plant_name,region,country,timezone\n"
     "P01,Berlin Works,EMEA,DE,Europe/Berlin\n"

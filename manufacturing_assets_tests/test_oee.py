@@ -28,18 +28,19 @@ from dagster import AssetKey, DagsterInstance, materialize
 from polars.testing import assert_frame_equal
 
 from manufacturing_assets.assets.bronze import bronze_assets
-from manufacturing_assets.assets.production_gold import production_gold_assets
-from manufacturing_assets.assets.production_silver import (
-    SILVER_EVENTS,
-    machine_state_intervals_asset,
-    production_silver_assets,
-)
+from manufacturing_assets.assets.gold import loss_daily, oee_daily, run_rate_hourly
 from manufacturing_assets.assets.reference import reference_assets
-from manufacturing_assets.checks.production_models import production_checks
+from manufacturing_assets.assets.silver import (
+    SILVER_EVENTS,
+    machine_state_intervals,
+    silver_machine_events,
+    silver_quality_inspections,
+    silver_shots,
+)
 from manufacturing_assets.contract import REFERENCE_ENTITIES
 from manufacturing_assets.io_managers.delta import DeltaLakeIOManager, read_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key, plant_date_partitions
-from manufacturing_assets.pipeline import LAYERS, QUIET
+from manufacturing_assets.pipeline import QUIET
 from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets_tests.test_production_transforms import (
@@ -51,11 +52,16 @@ from manufacturing_assets_tests.test_production_transforms import (
     write_landing_zone,
 )
 
-DEFS = [*reference_assets, *bronze_assets, *production_silver_assets, *production_gold_assets]
-DEFS += production_checks
+PRODUCTION_SILVER = [silver_shots, silver_machine_events, silver_quality_inspections]
+DEFS = [*reference_assets, *bronze_assets, *PRODUCTION_SILVER, machine_state_intervals]
+DEFS += [oee_daily, run_rate_hourly, loss_daily]
 BRONZE = [AssetKey(["bronze", s]) for s in ("shots", "machine_events", "quality_inspections")]
 EVENTS = [AssetKey(["silver", "machine_events"]), AssetKey(["quarantine", "machine_events"])]
-PRODUCTION = LAYERS[2]  # the pipeline's production layer: silver shots .. gold loss_daily
+# silver shots .. gold loss_daily (events of D-1 and D are materialized before)
+PRODUCTION = [
+    key for a in DEFS[len(reference_assets) + len(bronze_assets) :] for key in a.keys
+    if key not in EVENTS
+]  # fmt: skip
 TABLES = [
     ("silver", "shots"),
     ("silver", "machine_events"),
@@ -261,7 +267,7 @@ def test_a_late_event_file_marks_the_next_days_intervals_stale() -> None:
     intervals (and through them D+1's oee_daily) in the asset graph."""
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(PLANT_DIMENSION, ["P01"])
-    mapping = machine_state_intervals_asset.get_partition_mapping(SILVER_EVENTS)
+    mapping = machine_state_intervals.get_partition_mapping(AssetKey(SILVER_EVENTS.key_path))
     late = plant_date_partitions.empty_subset().with_partition_keys(
         [str(partition_key("P01", PREV))]
     )

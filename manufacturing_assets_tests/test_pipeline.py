@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import AssetKey, materialize
 from polars.testing import assert_frame_equal
 
 from manufacturing_assets.environment import Settings, build_resources
-from manufacturing_assets.generator import GeneratorConfig, generate_landing_zone
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import partition_key
-from manufacturing_assets.pipeline import ALL_DEFS, LAYERS, QUIET, run_pipeline
-from manufacturing_assets.resources.landing_zone import LandingZone
+from manufacturing_assets.pipeline import ALL_DEFS, LAYERS, QUIET
+from manufacturing_assets_tests.sample_run import sample_run  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    root = tmp_path_factory.mktemp("sample")
-    settings = Settings.from_env({"MA_DATA_DIR": str(root)})
-    manifest = generate_landing_zone(LandingZone(root=settings.landing_root), GeneratorConfig())
-    (root / "dagster_home").mkdir()
-    with DagsterInstance.local_temp(str(root / "dagster_home")) as instance:
-        report = run_pipeline(settings, instance, log=lambda *_: None)
-        yield {"settings": settings, "manifest": manifest, "report": report, "instance": instance}
+def sample(sample_run: dict[str, Any]) -> dict[str, Any]:  # noqa: F811 (the shared run)
+    return sample_run
 
 
 def table(settings: Settings, layer: str, name: str) -> pl.DataFrame:
@@ -166,7 +158,7 @@ def test_silver_split_by_device_buckets_gives_the_same_rows(
     sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A big partition is processed in device buckets (bounded memory): same result."""
-    import manufacturing_assets.assets.silver as silver_module
+    import manufacturing_assets.stages.silver as silver_module
 
     s = sample["settings"]
     before = table(s, "silver", "sensor_readings")
@@ -174,7 +166,7 @@ def test_silver_split_by_device_buckets_gives_the_same_rows(
     monkeypatch.setattr(silver_module, "SILVER_BUCKET_ROWS", 100)  # about 15 buckets
     result = materialize(
         ALL_DEFS,
-        selection=LAYERS[1][:2],
+        selection=[AssetKey([layer, "sensor_readings"]) for layer in ("silver", "quarantine")],
         partition_key=str(partition_key("P02", date(2024, 3, 31))),
         instance=sample["instance"],
         resources=build_resources(s),

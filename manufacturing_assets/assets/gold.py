@@ -1,57 +1,177 @@
-"""Gold: the numbers plant engineers read. Partition = plant x production date."""
+"""Gold assets: `gold/sensor_hourly`, `gold/oee_daily`, `gold/run_rate_hourly`,
+`gold/loss_daily` (contract 6). Partition = plant x production date.
+
+Each body is one call to :func:`run_gold`: the stage (``stages/gold.py``) runs per plant,
+the pandera contract (WARN) per plant-day.
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, Output, asset
 
-from manufacturing_assets.assets.common import OWNERS, PARTITION_EXPR, model_table_schema
-from manufacturing_assets.automation import plant_day_automation_condition
-from manufacturing_assets.checks.models import GoldSensorHourly
-from manufacturing_assets.partitions import plant_date_partitions
+from manufacturing_assets.assets.policies import table_asset
+from manufacturing_assets.assets.runner import PlantDayRecords, plants_of_run
+from manufacturing_assets.catalogue import Table
+from manufacturing_assets.catalogue.gold import GOLD
+from manufacturing_assets.catalogue.silver import SILVER
+from manufacturing_assets.checks.plant_day import contract_check
 from manufacturing_assets.resources.engine import EngineResource
-from manufacturing_assets.transforms.sensor_readings import gold_sensor_hourly
+from manufacturing_assets.stages import gold as stage
+from manufacturing_assets.stages.plants import PlantDays, rows_of_plant, stack
+
+
+def _ref(entity: str) -> AssetIn:
+    return AssetIn(key=["reference", entity])
+
+
+def _silver(name: str) -> AssetIn:
+    return AssetIn(key=SILVER[name].key_path)
+
+
+def _gold(name: str, **ins: AssetIn) -> dict[str, Any]:
+    table = GOLD[name]
+    check = contract_check(table, blocking=False)
+    return {
+        **table_asset(table),
+        "ins": {**ins, "plants": _ref("plants")},
+        "check_specs": [check.spec(AssetKey(table.key_path))],
+    }
+
+
+def run_gold(
+    context: AssetExecutionContext,
+    table: Table,
+    plants: pl.DataFrame,
+    compute: Callable[[PlantDays], pl.DataFrame],
+) -> Iterator[Any]:
+    """``compute(plant)`` for every plant of the run; one output, checks per plant-day."""
+    records = PlantDayRecords(
+        context, AssetKey(table.key_path), [contract_check(table, blocking=False)]
+    )
+    frames = []
+    for plant in plants_of_run(context, plants):
+        frame = compute(plant)
+        records.check(plant, {"table": frame})
+        frames.append(frame)
+    yield Output(stack(frames, table.empty()))
+    yield from records.results()
+
+
+PRODUCTION_SILVER = {
+    "intervals": _silver("machine_state_intervals"),
+    "events": _silver("machine_events"),
+    "shots": _silver("shots"),
+    "inspections": _silver("quality_inspections"),
+}
+
+
+def _production(plant: str, **frames: pl.DataFrame) -> stage.ProductionSilver:
+    return stage.ProductionSilver(**{k: rows_of_plant(f, plant) for k, f in frames.items()})
+
+
+@asset(**_gold("sensor_hourly", silver=_silver("sensor_readings")))
+def sensor_hourly(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    silver: pl.LazyFrame,
+    plants: pl.DataFrame,
+):
+    yield from run_gold(
+        context,
+        GOLD["sensor_hourly"],
+        plants,
+        lambda p: stage.sensor_hourly(engine, silver.filter(pl.col("plant_id") == p.plant)),
+    )
+
+
+@asset(**_gold("oee_daily", **PRODUCTION_SILVER, molds=_ref("molds")))
+def oee_daily(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    intervals: pl.DataFrame,
+    events: pl.DataFrame,
+    shots: pl.DataFrame,
+    inspections: pl.DataFrame,
+    molds: pl.DataFrame,
+    plants: pl.DataFrame,
+):
+    silver = {"intervals": intervals, "events": events, "shots": shots, "inspections": inspections}
+    yield from run_gold(
+        context,
+        GOLD["oee_daily"],
+        plants,
+        lambda p: stage.oee_daily(engine, _production(p.plant, **silver), molds, p),
+    )
 
 
 @asset(
-    key=["gold", "sensor_hourly"],
-    group_name="gold",
-    automation_condition=plant_day_automation_condition(),
-    ins={"silver": AssetIn(key=["silver", "sensor_readings"])},
-    partitions_def=plant_date_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    owners=OWNERS,
-    tags={"layer": "gold", "domain": "sensors"},
-    kinds={"polars", "delta"},
-    metadata={
-        "partition_expr": PARTITION_EXPR,
-        "dagster/column_schema": model_table_schema(GoldSensorHourly),
-    },
-    description=(
-        "Hourly sensor statistics per plant, machine and UTC hour (contract 6.1): `readings`, "
-        "`valid_readings`, avg/min/max of every metric over its in-range values, and the 95th "
-        "percentile of vibration (linear interpolation)."
-    ),
+    **_gold(
+        "run_rate_hourly",
+        **PRODUCTION_SILVER,
+        molds=_ref("molds"),
+        mold_assignments=_ref("mold_assignments"),
+    )
 )
-def sensor_hourly(
-    context: AssetExecutionContext, engine: EngineResource, silver: pl.LazyFrame
-) -> pl.DataFrame:
-    # lazy: only the columns the aggregation needs are read from the silver table
-    if not silver.collect_schema().names() or silver.select(pl.len()).collect().item() == 0:
-        context.log.warning("silver sensor readings are empty for this partition")
-        return pl.DataFrame(schema=GOLD_SENSOR_HOURLY_SCHEMA)
-    return engine.collect(gold_sensor_hourly(engine.lazy(silver)))
+def run_rate_hourly(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    intervals: pl.DataFrame,
+    events: pl.DataFrame,
+    shots: pl.DataFrame,
+    inspections: pl.DataFrame,
+    molds: pl.DataFrame,
+    mold_assignments: pl.DataFrame,
+    plants: pl.DataFrame,
+):
+    silver = {"intervals": intervals, "events": events, "shots": shots, "inspections": inspections}
+    yield from run_gold(
+        context,
+        GOLD["run_rate_hourly"],
+        plants,
+        lambda p: stage.run_rate_hourly(
+            engine, _production(p.plant, **silver), molds, mold_assignments, p
+        ),
+    )
 
 
-GOLD_SENSOR_HOURLY_SCHEMA: dict[str, pl.DataType] = {
-    "plant_id": pl.String(),
-    "production_date": pl.Date(),
-    "machine_id": pl.String(),
-    "hour_start_utc": pl.Datetime("us", "UTC"),
-    "readings": pl.Int64(),
-    "valid_readings": pl.Int64(),
-    **{
-        f"{m}_{s}": pl.Float64()
-        for m in ("temperature_c", "humidity_pct", "pressure_bar", "vibration_mm_s")
-        for s in ("avg", "min", "max")
-    },
-    "vibration_mm_s_p95": pl.Float64(),
-}
+@asset(
+    **_gold(
+        "loss_daily",
+        oee=AssetIn(key=GOLD["oee_daily"].key_path),
+        inspections=_silver("quality_inspections"),
+        molds=_ref("molds"),
+        parts=_ref("parts"),
+        mold_parts=_ref("mold_parts"),
+        mold_assignments=_ref("mold_assignments"),
+    )
+)
+def loss_daily(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    oee: pl.DataFrame,
+    inspections: pl.DataFrame,
+    molds: pl.DataFrame,
+    parts: pl.DataFrame,
+    mold_parts: pl.DataFrame,
+    mold_assignments: pl.DataFrame,
+    plants: pl.DataFrame,
+):
+    master = {
+        "molds": molds,
+        "parts": parts,
+        "mold_parts": mold_parts,
+        "mold_assignments": mold_assignments,
+    }
+    yield from run_gold(
+        context,
+        GOLD["loss_daily"],
+        plants,
+        lambda p: stage.loss_daily(
+            engine, rows_of_plant(oee, p.plant), rows_of_plant(inspections, p.plant), master, p
+        ),
+    )
+
+
+gold_assets = [sensor_hourly, oee_daily, run_rate_hourly, loss_daily]

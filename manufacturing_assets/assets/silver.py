@@ -1,193 +1,323 @@
-"""Silver: parsed, validated, deduplicated, conformed. Partition = plant x production date.
+"""Silver assets: `silver/<stream>` and `quarantine/<stream>` (one multi-asset per stream),
+and `silver/machine_state_intervals`. Partition = plant x production date.
 
-Silver for date D reads bronze D-1..D+1 (records cross midnight) and keeps the records
-whose production date is D; rejected records go to `quarantine/<stream>` with a reason.
+Silver for date D reads the bronze landing folders D-1..D+1 (``neighbouring_days``) and
+keeps the records whose production date is D. Each body is one call: the stage runs per
+plant (``stages/silver.py``), checks run per plant-day (``checks/plant_day.py``).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    AssetOut,
-    BackfillPolicy,
-    MetadataValue,
     Output,
+    ResourceParam,
+    asset,
     multi_asset,
 )
 
-from manufacturing_assets.assets.common import (
-    OWNERS,
-    PARTITION_EXPR,
-    QUARANTINE_SCHEMA,
-    model_table_schema,
+from manufacturing_assets.assets.policies import multi_asset_partitioning, table_asset, table_out
+from manufacturing_assets.assets.runner import PlantDayRecords, day_stats, plants_of_run
+from manufacturing_assets.catalogue.bronze import BRONZE
+from manufacturing_assets.catalogue.quarantine import QUARANTINE
+from manufacturing_assets.catalogue.silver import MACHINE_STATE_INTERVALS, SILVER
+from manufacturing_assets.checks.plant_day import (
+    QUARANTINE_SHARE,
+    PlantDayCheck,
+    contract_check,
+    quarantine_share_outcome,
 )
-from manufacturing_assets.automation import plant_day_automation_condition
-from manufacturing_assets.checks.models import SilverSensorReadings
-from manufacturing_assets.ingest.readers import bronze_columns
-from manufacturing_assets.ingest.reference import plant_timezones
-from manufacturing_assets.io_managers.delta import FrameChunks
-from manufacturing_assets.partitions import (
-    neighbouring_days,
-    plant_date_partitions,
-    plants_and_dates,
-)
+from manufacturing_assets.io_managers.delta import DeltaLakeIOManager, FrameChunks, read_delta
+from manufacturing_assets.partitions import neighbouring_days, previous_and_same_day
 from manufacturing_assets.resources.engine import EngineResource
-from manufacturing_assets.transforms.sensor_readings import silver_sensor_readings
+from manufacturing_assets.stages import silver as stage
+from manufacturing_assets.stages.plants import PlantDays, rows_of_plant, stack
 
-QUARANTINE_WARN_SHARE = 0.05
-SILVER_SENSOR = AssetKey(["silver", "sensor_readings"])
-
-
-def quarantine_share_check(
-    asset_key: AssetKey, silver_rows: int, quarantine: pl.DataFrame
-) -> AssetCheckResult:
-    total = silver_rows + quarantine.height
-    share = quarantine.height / total if total else 0.0
-    reasons = quarantine.group_by("reason").len().sort("reason") if quarantine.height else None
-    return AssetCheckResult(
-        asset_key=asset_key,
-        check_name="quarantine_share",
-        passed=share <= QUARANTINE_WARN_SHARE,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "quarantine_share": round(share, 6),
-            "threshold": QUARANTINE_WARN_SHARE,
-            "quarantined": quarantine.height,
-            "by_reason": MetadataValue.json(
-                dict(reasons.iter_rows()) if reasons is not None else {}
-            ),
-        },
-        description=f"{share:.2%} of the partition's records were quarantined (warn above 5%).",
-    )
+PLANTS = AssetIn(key=["reference", "plants"])
 
 
-def require_timezones(plants: pl.DataFrame, plant_ids: list[str]) -> dict[str, str]:
-    tzs = plant_timezones(plants)
-    unknown = [p for p in plant_ids if p not in tzs]
-    if unknown:
-        raise ValueError(
-            f"plant(s) {', '.join(unknown)} have no timezone in master data `reference/plants`; "
-            "land a plants snapshot naming them and materialize reference/plants first"
+def _bronze(stream: str) -> AssetIn:
+    return AssetIn(key=BRONZE[stream].key_path, partition_mapping=neighbouring_days)
+
+
+def _outs(stream: str) -> dict[str, Any]:
+    return {"silver": table_out(SILVER[stream]), "quarantine": table_out(QUARANTINE[stream])}
+
+
+def _checks(stream: str) -> list[PlantDayCheck]:
+    return [contract_check(SILVER[stream], blocking=True), QUARANTINE_SHARE]
+
+
+def _specs(stream: str) -> list:
+    key = AssetKey(SILVER[stream].key_path)
+    return [c.spec(key) for c in _checks(stream)]
+
+
+def _warn_extra(context: AssetExecutionContext, stream: str, extra: set[str]) -> None:
+    if extra:
+        context.log.warning(
+            f"schema changed: unknown {stream} keys kept as columns: {sorted(extra)}"
         )
-    return tzs
+
+
+def run_silver(
+    context: AssetExecutionContext,
+    stream: str,
+    plants: pl.DataFrame,
+    compute: Callable[[PlantDays], stage.SilverOutput],
+) -> Iterator[Any]:
+    """Per plant: ``compute(plant)`` -> (silver, quarantine); yields both outputs, per
+    plant-day metadata and check evaluations."""
+    records = PlantDayRecords(context, AssetKey(SILVER[stream].key_path), _checks(stream))
+    silvers, quarantines, extra = [], [], set()
+    for plant in plants_of_run(context, plants):
+        out = compute(plant)
+        records.check(plant, {"table": out.silver, "quarantine": out.quarantine})
+        records.add_metadata(plant, day_stats(out.silver, stage.silver_stats))
+        silvers.append(out.silver)
+        quarantines.append(out.quarantine)
+        extra.update(out.extra_columns)
+    _warn_extra(context, stream, extra)
+    silver = stack(silvers, SILVER[stream].empty())
+    metadata: dict[str, Any] = {f"run_total_{k}": v for k, v in stage.silver_stats(silver).items()}
+    metadata["unknown_keys"] = sorted(extra)
+    yield Output(silver, output_name="silver", metadata=metadata)
+    yield Output(stack(quarantines, QUARANTINE[stream].empty()), output_name="quarantine")
+    yield from records.results()
+
+
+# ---------------------------------------------------------------- sensor readings
+
+
+def _counted(frame: pl.DataFrame) -> dict[str, int]:
+    return {**stage.silver_stats(frame), "rows": frame.height}
 
 
 @multi_asset(
-    outs={
-        "silver": AssetOut(
-            key=SILVER_SENSOR,
-            group_name="silver",
-            automation_condition=plant_day_automation_condition(),
-            owners=OWNERS,
-            tags={"layer": "silver", "stream": "sensor_readings"},
-            kinds={"polars", "delta"},
-            metadata={
-                "partition_expr": PARTITION_EXPR,
-                "dagster/column_schema": model_table_schema(SilverSensorReadings),
-            },
-            description=(
-                "Validated sensor readings, one row per (device_id, ts) instant: metrics as numbers "
-                "(numeric strings parsed, Fahrenheit converted, sentinels nulled), `is_valid` false when "
-                "a metric is out of range, `flags` naming every issue, unknown metrics kept as extra "
-                "columns, lineage to the landed file and line. Contract 3.1, 5, 7."
-            ),
-        ),
-        "quarantine": AssetOut(
-            key=["quarantine", "sensor_readings"],
-            group_name="quarantine",
-            automation_condition=plant_day_automation_condition(),
-            owners=OWNERS,
-            tags={"layer": "quarantine", "stream": "sensor_readings"},
-            kinds={"polars", "delta"},
-            metadata={"partition_expr": PARTITION_EXPR, "dagster/column_schema": QUARANTINE_SCHEMA},
-            description=(
-                "Sensor-reading records rejected by silver, with the reason (first rule of contract "
-                "section 7 that applies), a detail naming the field, the source and the raw payload."
-            ),
-        ),
-    },
-    ins={
-        "bronze": AssetIn(key=["bronze", "sensor_readings"], partition_mapping=neighbouring_days),
-        "plants": AssetIn(key=["reference", "plants"]),
-    },
-    partitions_def=plant_date_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[
-        AssetCheckSpec(
-            "quarantine_share",
-            asset=SILVER_SENSOR,
-            description="WARN when more than 5% of a partition's records are quarantined.",
-        )
-    ],
     name="silver_sensor_readings",
+    outs=_outs("sensor_readings"),
+    ins={"bronze": _bronze("sensor_readings"), "plants": PLANTS},
+    check_specs=_specs("sensor_readings"),
+    **multi_asset_partitioning(SILVER["sensor_readings"]),
 )
-def silver_sensor_readings_asset(
+def silver_sensor_readings(
     context: AssetExecutionContext,
     engine: EngineResource,
     bronze: pl.LazyFrame,
     plants: pl.DataFrame,
 ):
-    targets = plants_and_dates(context.partition_keys)
-    tzs = require_timezones(plants, list(targets))
+    yield from run_silver_sensor_readings(context, engine, bronze, plants)
+
+
+def run_silver_sensor_readings(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    bronze: pl.LazyFrame,
+    plants: pl.DataFrame,
+) -> Iterator[Any]:
+    """Like :func:`run_silver`, but silver is written chunk by chunk (device buckets of a
+    big partition), checked chunk by chunk, never held whole."""
+    stream = "sensor_readings"
+    records = PlantDayRecords(context, AssetKey(SILVER[stream].key_path), _checks(stream))
+    contract = records.checks[0].name if records.checks else None
     quarantines: list[pl.DataFrame] = []
-    totals = {"rows": 0, "invalid": 0, "flagged": 0, "duplicates": 0}
+    silver_rows: dict[tuple[str, date], int] = {}
+    totals: dict[str, int] = {}
     extra: set[str] = set()
+    targets = plants_of_run(context, plants)
 
-    def silver_chunks() -> Iterator[pl.DataFrame]:
-        """Per plant, and per device bucket in a big partition (re-deliveries share a
-        device, so buckets de-duplicate independently): bounded memory on any day."""
-        for plant, dates in targets.items():
-            # lazy: only the columns and partitions the transformation needs are read
-            has_columns = bool(bronze.collect_schema().names())
-            rows = bronze.filter(pl.col("plant_id") == plant) if has_columns else bronze
-            n_rows = rows.select(pl.len()).collect().item() if has_columns else 0
-            if n_rows == 0:
-                context.log.warning(f"no bronze sensor readings for plant {plant} around {dates}")
-                rows = pl.LazyFrame(schema=bronze_columns("sensor_readings"))
-            buckets = device_buckets(n_rows)
-            for k in range(buckets):
-                part = rows.filter(device_bucket(buckets) == k) if buckets > 1 else rows
-                result = silver_sensor_readings(engine.lazy(part), tzs[plant], dates)
-                silver = engine.collect(result.silver)
-                quarantines.append(engine.collect(result.quarantine))
-                extra.update(result.extra_metrics)
-                totals["rows"] += silver.height
-                if silver.height:
-                    totals["invalid"] += int((~silver["is_valid"]).sum())
-                    totals["flagged"] += int((silver["flags"] != "").sum())
-                    totals["duplicates"] += int(silver["deliveries"].sum() - silver.height)
-                yield silver
+    def chunks() -> Iterator[pl.DataFrame]:
+        for plant in targets:
+            per_day: dict[date, dict[str, int]] = {}
+            for out in stage.silver_sensor_readings(engine, bronze, plant):
+                if contract:
+                    records.check(plant, {"table": out.silver}, only=[contract])
+                for day, stats in day_stats(out.silver, _counted).items():
+                    acc = per_day.setdefault(day, {})
+                    for k, v in stats.items():
+                        acc[k] = acc.get(k, 0) + v
+                quarantines.append(out.quarantine)
+                extra.update(out.extra_columns)
+                yield out.silver
+            for day in plant.dates:
+                silver_rows[(plant.plant, day)] = per_day.get(day, {}).pop("rows", 0)
+            records.add_metadata(plant, per_day)
+            for acc in per_day.values():
+                for k, v in acc.items():
+                    totals[k] = totals.get(k, 0) + v
 
-    def silver_metadata() -> dict:
-        if extra:
-            context.log.warning(f"schema changed: unknown metrics kept as columns: {sorted(extra)}")
-        return {
-            "unknown_metrics": MetadataValue.json(sorted(extra)),
-            "invalid_rows": totals["invalid"],
-            "flagged_rows": totals["flagged"],
-            "duplicates_removed": totals["duplicates"],
-        }
+    def metadata() -> dict[str, Any]:
+        _warn_extra(context, stream, extra)
+        return {**{f"run_total_{k}": v for k, v in totals.items()}, "unknown_keys": sorted(extra)}
 
-    # the IO manager writes (and so computes) the silver chunks when this output is yielded
-    yield Output(FrameChunks(silver_chunks(), {}, silver_metadata), output_name="silver")
-    quarantine = pl.concat(quarantines, how="diagonal_relaxed") if quarantines else pl.DataFrame()
+    # the IO manager writes (and so computes) the chunks when this output is yielded
+    yield Output(FrameChunks(chunks(), SILVER[stream].schema, metadata), output_name="silver")
+    quarantine = stack(quarantines, QUARANTINE[stream].empty())
     yield Output(quarantine, output_name="quarantine")
-    yield quarantine_share_check(SILVER_SENSOR, totals["rows"], quarantine)
+    if QUARANTINE_SHARE in records.checks:
+        by_day = {
+            (p, d): quarantine.filter((pl.col("plant_id") == p) & (pl.col("production_date") == d))
+            for p, d in silver_rows
+        }
+        for (p, d), n in silver_rows.items():
+            records.record(QUARANTINE_SHARE.name, p, d, quarantine_share_outcome(n, by_day[(p, d)]))
+    yield from records.results()
 
 
-SILVER_BUCKET_ROWS = 2_500_000  # bronze rows per silver pass; bigger partitions are split
+# ---------------------------------------------------------------- production streams
 
 
-def device_buckets(n_rows: int, bucket_rows: int | None = None) -> int:
-    return max(1, -(-n_rows // (bucket_rows or SILVER_BUCKET_ROWS)))
+@multi_asset(
+    name="silver_shots",
+    outs=_outs("shots"),
+    ins={
+        "bronze": _bronze("shots"),
+        "plants": PLANTS,
+        "mold_assignments": AssetIn(key=["reference", "mold_assignments"]),
+    },
+    check_specs=_specs("shots"),
+    **multi_asset_partitioning(SILVER["shots"]),
+)
+def silver_shots(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    bronze: pl.DataFrame,
+    plants: pl.DataFrame,
+    mold_assignments: pl.DataFrame,
+):
+    yield from run_silver(
+        context,
+        "shots",
+        plants,
+        lambda p: stage.silver_shots(engine, rows_of_plant(bronze, p.plant), mold_assignments, p),
+    )
 
 
-def device_bucket(buckets: int) -> pl.Expr:
-    """A stable bucket per device (rows without a device share bucket of the empty id)."""
-    return pl.col("device_id").fill_null("").hash(seed=7) % buckets
+@multi_asset(
+    name="silver_machine_events",
+    outs=_outs("machine_events"),
+    ins={"bronze": _bronze("machine_events"), "plants": PLANTS},
+    check_specs=_specs("machine_events"),
+    **multi_asset_partitioning(SILVER["machine_events"]),
+)
+def silver_machine_events(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    bronze: pl.DataFrame,
+    plants: pl.DataFrame,
+):
+    yield from run_silver(
+        context,
+        "machine_events",
+        plants,
+        lambda p: stage.silver_machine_events(engine, rows_of_plant(bronze, p.plant), p),
+    )
+
+
+@multi_asset(
+    name="silver_quality_inspections",
+    outs=_outs("quality_inspections"),
+    ins={"bronze": _bronze("quality_inspections"), "plants": PLANTS},
+    check_specs=_specs("quality_inspections"),
+    **multi_asset_partitioning(SILVER["quality_inspections"]),
+)
+def silver_quality_inspections(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    bronze: pl.DataFrame,
+    plants: pl.DataFrame,
+):
+    yield from run_silver(
+        context,
+        "quality_inspections",
+        plants,
+        lambda p: stage.silver_quality_inspections(engine, rows_of_plant(bronze, p.plant), p),
+    )
+
+
+# ---------------------------------------------------------------- state intervals
+
+INTERVAL_CHECKS = [contract_check(MACHINE_STATE_INTERVALS, blocking=True)]
+SILVER_EVENTS = SILVER["machine_events"]
+
+
+def history_before(io_manager: Any, plant: str, before: date, log: Any) -> pl.DataFrame:
+    """Each machine's last silver event with production date < ``before`` (all history).
+
+    The partition mapping only brings D-1; a machine silent for longer still has a known
+    state ("however many days back", contract 3.3), so the older history is read straight
+    from the silver Delta table (a partition-pruned scan of one plant).
+    """
+    empty = SILVER_EVENTS.empty().select(stage.EVENT_COLUMNS)
+    if not isinstance(io_manager, DeltaLakeIOManager):
+        log.warning(
+            "io_manager is not the Delta IO manager: states carried from before D-1 are "
+            "unknown (machines silent since then start the day IDLE)"
+        )
+        return empty
+    quoted = "'" + plant.replace("'", "''") + "'"
+    predicate = f"plant_id = {quoted} AND production_date < '{before.isoformat()}'"
+    frame = read_delta(
+        io_manager.table_uri(SILVER_EVENTS.key_path), io_manager.storage_options, predicate
+    )
+    if frame is None or frame.is_empty():
+        return empty
+    return stage.last_events(frame)
+
+
+@asset(
+    **table_asset(MACHINE_STATE_INTERVALS),
+    ins={
+        "events": AssetIn(key=SILVER_EVENTS.key_path, partition_mapping=previous_and_same_day),
+        "shots": AssetIn(key=SILVER["shots"].key_path),
+        "inspections": AssetIn(key=SILVER["quality_inspections"].key_path),
+        "plants": PLANTS,
+    },
+    check_specs=[c.spec(AssetKey(MACHINE_STATE_INTERVALS.key_path)) for c in INTERVAL_CHECKS],
+)
+def machine_state_intervals(
+    context: AssetExecutionContext,
+    engine: EngineResource,
+    io_manager: ResourceParam[Any],
+    events: pl.DataFrame,
+    shots: pl.DataFrame,
+    inspections: pl.DataFrame,
+    plants: pl.DataFrame,
+):
+    records = PlantDayRecords(context, AssetKey(MACHINE_STATE_INTERVALS.key_path), INTERVAL_CHECKS)
+    out = []
+    for plant in plants_of_run(context, plants):
+        history = history_before(
+            io_manager, plant.plant, min(plant.dates) - timedelta(days=1), context.log
+        )
+        frame = stage.machine_state_intervals(
+            engine,
+            rows_of_plant(events, plant.plant),
+            history,
+            rows_of_plant(shots, plant.plant),
+            rows_of_plant(inspections, plant.plant),
+            plant,
+        )
+        records.check(plant, {"table": frame})
+        records.add_metadata(plant, day_stats(frame, stage.interval_stats))
+        out.append(frame)
+    frame = stack(out, MACHINE_STATE_INTERVALS.empty())
+    yield Output(
+        frame,
+        metadata={f"run_total_{k}": v for k, v in stage.interval_stats(frame).items()},
+    )
+    yield from records.results()
+
+
+silver_assets = [
+    silver_sensor_readings,
+    silver_shots,
+    silver_machine_events,
+    silver_quality_inspections,
+    machine_state_intervals,
+]

@@ -1,4 +1,4 @@
-"""IO managers: the lake's own Delta Lake IO manager (and the warehouse one)."""
+"""IO managers: the lake's own Delta Lake IO manager (`delta.py`) and its schema policy."""
 
 from manufacturing_assets.io_managers.delta import (
     DeltaLakeIOManager,

@@ -27,7 +27,7 @@ annotated ``pl.LazyFrame`` gets a LazyFrame.
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -47,6 +47,8 @@ from dagster import (
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from manufacturing_assets.catalogue import table as catalogue_table
+from manufacturing_assets.catalogue.derive import column_schema
 from manufacturing_assets.io_managers.schema_policy import (
     SchemaPlan,
     normalize_frame,
@@ -72,6 +74,9 @@ class DeltaWriteResult:
     schema: pl.Schema
     version: int | None
     schema_plan: SchemaPlan | None
+    partition_rows: dict[tuple, int] = field(default_factory=dict)
+    """Rows written per partition: the partition's column values (in the order of the
+    partition dicts) -> rows."""
 
 
 # ---------------------------------------------------------------- predicates
@@ -315,7 +320,18 @@ def write_delta_partitions(
             )
         table.update_incremental()
     version = (table or DeltaTable(uri, storage_options=options)).version()
-    return DeltaWriteResult(uri, frame.height, frame.schema, version, plan)
+    return DeltaWriteResult(
+        uri, frame.height, frame.schema, version, plan, _rows_per_partition(frame, partitions)
+    )
+
+
+def _rows_per_partition(
+    frame: pl.DataFrame, partitions: Sequence[PartitionValues] | None
+) -> dict[tuple, int]:
+    if not partitions or frame.is_empty():
+        return {}
+    columns = list(partitions[0])
+    return {tuple(row[:-1]): row[-1] for row in frame.group_by(columns).len().iter_rows()}
 
 
 class FrameChunks:
@@ -347,6 +363,7 @@ def write_delta_chunks(
     """Write a :class:`FrameChunks` (peak memory: one chunk, not the whole output)."""
     result: DeltaWriteResult | None = None
     rows = 0
+    per_partition: dict[tuple, int] = {}
     for chunk in chunks.chunks:
         result = write_delta_partitions(
             uri,
@@ -357,6 +374,8 @@ def write_delta_chunks(
             append=result is not None,
         )
         rows += chunk.height
+        for part, n in result.partition_rows.items():
+            per_partition[part] = per_partition.get(part, 0) + n
     if result is None:
         return write_delta_partitions(
             uri,
@@ -366,7 +385,9 @@ def write_delta_chunks(
             table_name=table_name,
         )
     table = DeltaTable(uri, storage_options=dict(storage_options or {}))
-    return DeltaWriteResult(uri, rows, _polars_schema(table), table.version(), result.schema_plan)
+    return DeltaWriteResult(
+        uri, rows, _polars_schema(table), table.version(), result.schema_plan, per_partition
+    )
 
 
 def _rewrite_widened(
@@ -445,6 +466,18 @@ def _key_parser(partitions_def: PartitionsDefinition) -> Callable[[str], str | d
     return str
 
 
+def written_column_schema(asset_path: Sequence[str], schema: pl.Schema) -> TableSchema:
+    """The catalogue's column schema (descriptions, constraints) plus any column the table
+    holds beyond it (unknown metrics ...); the written types for tables outside it."""
+    try:
+        declared = column_schema(catalogue_table(asset_path))
+    except KeyError:
+        declared = TableSchema(columns=[])
+    known = {c.name for c in declared.columns}
+    extra = [TableColumn(n, str(t)) for n, t in schema.items() if n not in known]
+    return TableSchema(columns=[*declared.columns, *extra])
+
+
 class DeltaLakeIOManager(ConfigurableIOManager):
     """Stores asset outputs as Delta tables at ``<root_uri>/<asset key path>``.
 
@@ -490,11 +523,13 @@ class DeltaLakeIOManager(ConfigurableIOManager):
             storage_options=self.storage_options,
             table_name=name,
         )
+        total_key = "dagster/row_count"
+        if partitions is not None:
+            self._partition_row_counts(context, partitions, result.partition_rows)
+            total_key = "run_total_rows"  # each partition carries its own dagster/row_count
         metadata: dict[str, Any] = {
-            "dagster/row_count": result.row_count,
-            "dagster/column_schema": TableSchema(
-                columns=[TableColumn(n, str(t)) for n, t in result.schema.items()]
-            ),
+            total_key: result.row_count,
+            "dagster/column_schema": written_column_schema(context.asset_key.path, result.schema),
             "dagster/uri": result.uri,
             "partitions_written": "all" if partitions is None else partition_predicate(partitions),
             "partition_count": 0 if partitions is None else len(partitions),
@@ -506,33 +541,51 @@ class DeltaLakeIOManager(ConfigurableIOManager):
             metadata["null_filled_columns"] = ", ".join(result.schema_plan.null_filled)
         context.add_output_metadata(metadata)
 
+    @staticmethod
+    def _partition_row_counts(
+        context: OutputContext,
+        partitions: Sequence[PartitionValues],
+        rows: Mapping[tuple, int],
+    ) -> None:
+        """``dagster/row_count`` (and ``dagster/partition_row_count``) of each partition,
+        not the run's total: a run may carry many plant-days."""
+        try:
+            step = context.step_context
+        except Exception:  # an output context built outside a run (unit tests)
+            return
+        for key, values in zip(context.asset_partition_keys, partitions, strict=True):
+            n = rows.get(tuple(values.values()), 0)
+            step.add_asset_metadata(
+                {"dagster/row_count": n, "dagster/partition_row_count": n},
+                asset_key=context.asset_key,
+                partition_key=key,
+            )
+
     def load_input(self, context: InputContext) -> pl.DataFrame | pl.LazyFrame | pd.DataFrame:
         uri = self.table_uri(context.asset_key.path)
-        predicate = None
-        values: list = []
+        values: list | None = None
         if context.has_asset_partitions:
             upstream = context.upstream_output
             expr = upstream.definition_metadata.get("partition_expr") if upstream else None
             values = partition_values(
                 context.asset_partitions_def, context.asset_partition_keys, expr
             )
-            predicate = partition_predicate(values)
         wanted = context.dagster_type.typing_type if context.dagster_type else None
         if wanted is pl.LazyFrame:
-            lazy = scan_delta(
-                uri, self.storage_options, values if context.has_asset_partitions else None
-            )
-            if lazy is None:
-                context.log.warning(f"Delta table {uri} does not exist yet; loading an empty frame")
-                return pl.LazyFrame()
-            return lazy
-        frame = read_delta(uri, self.storage_options, predicate)
+            lazy = scan_delta(uri, self.storage_options, values)
+            return lazy if lazy is not None else self._missing(context, uri).lazy()
+        frame = read_delta(
+            uri, self.storage_options, partition_predicate(values) if values is not None else None
+        )
         if frame is None:
-            context.log.warning(f"Delta table {uri} does not exist yet; loading an empty frame")
-            frame = pl.DataFrame()
-        wanted = context.dagster_type.typing_type if context.dagster_type else None
-        if wanted is pd.DataFrame:
-            return frame.to_arrow().to_pandas()
-        if wanted is pl.LazyFrame:
-            return frame.lazy()
-        return frame
+            frame = self._missing(context, uri)
+        return frame.to_arrow().to_pandas() if wanted is pd.DataFrame else frame
+
+    @staticmethod
+    def _missing(context: InputContext, uri: str) -> pl.DataFrame:
+        """A table that does not exist yet loads as its catalogue schema with no rows."""
+        context.log.warning(f"Delta table {uri} does not exist yet; loading it empty")
+        try:
+            return catalogue_table(context.asset_key.path).empty()
+        except KeyError:  # not a catalogue table (e.g. a user's own asset)
+            return pl.DataFrame()

@@ -8,22 +8,14 @@ from typing import Any
 
 import narwhals as nw
 
+from manufacturing_assets.catalogue.quarantine import QUARANTINE_COLUMNS as QUARANTINE_TABLE_COLUMNS
+from manufacturing_assets.contract import QUARANTINE_REASONS
 from manufacturing_assets.transforms.native import local_date, parse_timestamp
 
 Frame = nw.LazyFrame[Any]
 
-QUARANTINE_COLUMNS = (
-    "plant_id",
-    "production_date",
-    "landing_date",
-    "reason",
-    "detail",
-    "source",
-    "file_hash",
-    "line_number",
-    "ingested_at",
-    "raw_payload",
-)
+# the quarantine tables' columns, declared in the catalogue (catalogue/quarantine.py)
+QUARANTINE_COLUMNS = tuple(c.name for c in QUARANTINE_TABLE_COLUMNS)
 LINEAGE_COLUMNS = ("landing_date", "source", "file_hash", "line_number", "ingested_at")
 
 
@@ -51,13 +43,18 @@ def with_event_time(frame: Frame, ts_column: str, tz: str) -> Frame:
 
 
 def reason_expr(checks: Sequence[tuple[str, nw.Expr, nw.Expr]]) -> tuple[nw.Expr, nw.Expr]:
-    """``(reason, detail)`` expressions: the first check that applies, in order.
+    """``(reason, detail)`` expressions: the first check that applies, in the contract's
+    order (``contract.QUARANTINE_REASONS``, section 7), whatever order they are given in.
 
     Each check is ``(reason, condition, detail text expression)``.
     """
+    unknown = [name for name, _, _ in checks if name not in QUARANTINE_REASONS]
+    if unknown:
+        raise ValueError(f"quarantine reasons not in contract.QUARANTINE_REASONS: {unknown}")
+    ordered = sorted(checks, key=lambda check: QUARANTINE_REASONS.index(check[0]))
     reason: nw.Expr = nw.lit(None, nw.String())
     detail: nw.Expr = nw.lit(None, nw.String())
-    for name, cond, why in reversed(checks):
+    for name, cond, why in reversed(ordered):
         reason = nw.when(cond).then(nw.lit(name)).otherwise(reason)
         detail = nw.when(cond).then(why).otherwise(detail)
     return reason, detail

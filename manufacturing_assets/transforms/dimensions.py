@@ -27,6 +27,7 @@ from typing import Any
 
 import narwhals as nw
 
+from manufacturing_assets.catalogue.marts import DIMENSION_TABLES
 from manufacturing_assets.transforms.common import Frame, text
 
 DECIMAL_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -62,44 +63,21 @@ class DimensionSpec:
         return [a for a in self.attributes if not (self.name == "mold" and a == "part_id")]
 
 
-DIMENSIONS: dict[str, DimensionSpec] = {
-    s.name: s
-    for s in (
-        DimensionSpec(
-            "plant",
-            "plants",
-            "plant_id",
-            {"plant_name": STRING, "region": STRING, "country": STRING, "timezone": STRING},
-        ),
-        DimensionSpec("line", "lines", "line_id", {"plant_id": STRING, "line_name": STRING}),
-        DimensionSpec(
-            "machine",
-            "machines",
-            "machine_id",
-            {"plant_id": STRING, "line_id": STRING, "machine_type": STRING, "tonnage": FLOAT},
-        ),
-        DimensionSpec(
-            "mold",
-            "molds",
-            "mold_id",
-            {
-                "cavities": INT,
-                "ideal_cycle_time_s": FLOAT,
-                "supplier_id": STRING,
-                "part_id": STRING,  # from `mold_parts`, as of each molds snapshot
-            },
-        ),
-        DimensionSpec(
-            "part",
-            "parts",
-            "part_id",
-            {"part_name": STRING, "unit_cost": FLOAT, "unit_price": FLOAT, "customer_id": STRING},
-        ),
-        DimensionSpec(
-            "company", "companies", "company_id", {"company_name": STRING, "company_type": STRING}
-        ),
-    )
-}
+def _spec(name: str) -> DimensionSpec:
+    """The SCD2 spec of ``marts/dim_<name>``, read from the table catalogue: natural key,
+    master-data entity and typed attributes are declared there once."""
+    table = DIMENSION_TABLES[name]
+    key = table.unique[0]
+    kinds = {"Float64": FLOAT, "Int64": INT}
+    attributes = {
+        c.name: kinds.get(str(c.dtype), STRING)
+        for c in table.columns
+        if c.name not in (f"{name}_sk", key, *SCD2_COLUMNS)
+    }
+    return DimensionSpec(name, table.tags["entity"], key, attributes)
+
+
+DIMENSIONS: dict[str, DimensionSpec] = {name: _spec(name) for name in DIMENSION_TABLES}
 MOLD_PARTS = DimensionSpec("mold_part", "mold_parts", "mold_id", {"part_id": STRING})
 
 

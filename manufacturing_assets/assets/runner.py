@@ -1,0 +1,148 @@
+"""Running a stage over a Dagster run that carries one or many plant x date partitions.
+
+A run of a plant x date asset may carry a whole backfill range (``BackfillPolicy.single_run``).
+:func:`plants_of_run` turns its partition keys into one :class:`PlantDays` per plant, the
+asset calls its stage once per plant, and :class:`PlantDayRecords` keeps what concerns each
+plant-day on its own partition: check evaluations (one per check and plant-day, never an
+average over the run) and materialization metadata. Row counts per partition are added by
+the Delta IO manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import polars as pl
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetExecutionContext,
+    AssetKey,
+    MetadataValue,
+    Output,
+)
+
+from manufacturing_assets.checks.plant_day import Outcome, PlantDayCheck
+from manufacturing_assets.ingest.reference import plant_timezones
+from manufacturing_assets.partitions import partition_key, plants_and_dates
+from manufacturing_assets.stages.plants import PlantDays, plant_days
+
+PARTITION_COLUMNS = ("plant_id", "production_date")
+
+
+def plants_of_run(context: AssetExecutionContext, plants: pl.DataFrame) -> list[PlantDays]:
+    """The run's plants with their time zones (master data) and dates."""
+    return plant_days(plants_and_dates(context.partition_keys), plant_timezones(plants))
+
+
+def by_plant_day(frame: pl.DataFrame) -> dict[tuple[str, date], pl.DataFrame]:
+    """Split rows by (plant_id, production_date)."""
+    if frame.is_empty():
+        return {}
+    return {
+        (str(k[0]), k[1]): part
+        for k, part in frame.partition_by(list(PARTITION_COLUMNS), as_dict=True).items()
+    }
+
+
+def merge_outcomes(outcomes: Iterable[Outcome]) -> Outcome:
+    """Outcomes of one plant-day evaluated in pieces (chunks of a big partition)."""
+    outcomes = list(outcomes)
+    failed = [o for o in outcomes if not o.passed]
+    metadata: dict[str, Any] = {"rows": sum(o.metadata.get("rows", 0) for o in outcomes)}
+    if failed:
+        metadata["failures"] = sum(o.metadata.get("failures", 0) for o in failed)
+        metadata.update({k: v for k, v in failed[0].metadata.items() if k not in metadata})
+    return Outcome(not failed, metadata, failed[0].description if failed else None)
+
+
+class PlantDayRecords:
+    """Per plant-day check outcomes and metadata of one asset in one run."""
+
+    def __init__(
+        self,
+        context: AssetExecutionContext,
+        asset_key: AssetKey,
+        checks: Iterable[PlantDayCheck] = (),
+    ) -> None:
+        self.context = context
+        self.asset_key = asset_key
+        selected = context.selected_asset_check_keys
+        self.checks = [c for c in checks if AssetCheckKey(asset_key, c.name) in selected]
+        self.outcomes: dict[tuple[str, str, date], list[Outcome]] = {}
+
+    def check(
+        self,
+        plant: PlantDays,
+        frames: Mapping[str, pl.DataFrame],
+        context_frames: Mapping[str, pl.DataFrame] | None = None,
+        only: Iterable[str] | None = None,
+    ) -> None:
+        """Evaluate the checks on each of the plant's dates. ``frames`` are split by
+        plant-day (a date without rows is checked on empty frames); ``context_frames``
+        (dimensions ...) are passed whole. ``only``: names of the checks to run."""
+        split = {role: by_plant_day(frame) for role, frame in frames.items()}
+        wanted = set(only) if only is not None else None
+        for day in plant.dates:
+            day_frames = {
+                role: parts.get((plant.plant, day), frames[role].clear())
+                for role, parts in split.items()
+            }
+            day_frames.update(context_frames or {})
+            for check in self.checks:
+                if wanted is None or check.name in wanted:
+                    key = (check.name, plant.plant, day)
+                    self.outcomes.setdefault(key, []).append(check.evaluate(day_frames))
+
+    def record(self, name: str, plant: str, day: date, outcome: Outcome) -> None:
+        """Add an outcome computed outside :meth:`check`."""
+        self.outcomes.setdefault((name, plant, day), []).append(outcome)
+
+    def add_metadata(self, plant: PlantDays, per_day: Mapping[date, Mapping[str, Any]]) -> None:
+        """Materialization metadata of each of the plant's partitions."""
+        for day in plant.dates:
+            if day in per_day:
+                self.context.add_asset_metadata(
+                    dict(per_day[day]),
+                    asset_key=self.asset_key,
+                    partition_key=str(partition_key(plant.plant, day)),
+                )
+
+    def results(self) -> Iterator[AssetCheckEvaluation | Output]:
+        """One evaluation per check and plant-day, then the check's step output."""
+        output_names = {
+            spec.key: name
+            for name, spec in self.context.assets_def.check_specs_by_output_name.items()
+        }
+        for check in self.checks:
+            for (name, plant, day), outcomes in sorted(self.outcomes.items()):
+                if name != check.name:
+                    continue
+                outcome = merge_outcomes(outcomes)
+                yield AssetCheckEvaluation(
+                    asset_key=self.asset_key,
+                    check_name=check.name,
+                    passed=outcome.passed,
+                    metadata={
+                        **outcome.metadata,
+                        "plant_id": plant,
+                        "production_date": day.isoformat(),
+                        "severity": MetadataValue.text(check.severity.value),
+                    },
+                    severity=check.severity,
+                    description=outcome.description,
+                    blocking=check.blocking,
+                    partition=str(partition_key(plant, day)),
+                )
+            yield Output(None, output_name=output_names[AssetCheckKey(self.asset_key, check.name)])
+
+
+def day_stats(frame: pl.DataFrame, stats: Any) -> dict[date, dict[str, Any]]:
+    """``stats(rows_of_one_day)`` for each production date present in ``frame``."""
+    if frame.is_empty():
+        return {}
+    return {
+        k[0]: stats(part) for k, part in frame.partition_by("production_date", as_dict=True).items()
+    }

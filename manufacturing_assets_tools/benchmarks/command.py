@@ -1,0 +1,46 @@
+"""`manufacturing-assets benchmark`: time each stage on one plant-day and print figures.
+
+Sensor readings by default (:mod:`.sensor_readings`), the production streams with
+``--production`` (:mod:`.production`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+
+
+def run_benchmark(args: argparse.Namespace) -> None:
+    # each benchmark imported only when run: one's imports never break the other
+    if getattr(args, "production", False):  # issue 3: production streams only
+        from .production import benchmark_production
+
+        with _workdir(args) as workdir:
+            print(f"polars {pl.__version__}, {pl.thread_pool_size()} threads, in {workdir}")
+            benchmark_production(workdir)
+        return
+    from .sensor_readings import benchmark_sensor_readings
+
+    with _workdir(args) as workdir:
+        print(
+            f"benchmark: {args.readings:,} sensor readings, one plant-day, {args.files} files, in {workdir}"
+        )
+        print(f"polars {pl.__version__}, {pl.thread_pool_size()} threads")
+        benchmark_sensor_readings(workdir, args.readings, args.files)
+
+
+@contextmanager
+def _workdir(args: argparse.Namespace) -> Iterator[Path]:
+    """``--workdir`` (kept), else a temporary folder (removed afterwards)."""
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ma-bench-"))
+    try:
+        yield workdir
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
