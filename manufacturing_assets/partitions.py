@@ -27,36 +27,31 @@ plant_date_partitions = MultiPartitionsDefinition(
     {DATE_DIMENSION: date_partitions, PLANT_DIMENSION: plant_partitions}
 )
 
-# Silver for date D reads the landing folders D-1, D and D+1 of the same plant.
-neighbouring_days = MultiPartitionMapping(
-    {
-        DATE_DIMENSION: DimensionPartitionMapping(
-            dimension_name=DATE_DIMENSION,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-1, end_offset=1, allow_nonexistent_upstream_partitions=True
-            ),
-        ),
-        PLANT_DIMENSION: DimensionPartitionMapping(
-            dimension_name=PLANT_DIMENSION, partition_mapping=IdentityPartitionMapping()
-        ),
-    }
-)
 
+def same_plant_days(start_offset: int, end_offset: int) -> MultiPartitionMapping:
+    """Downstream plant-day (P, D) reads the upstream plant-days (P, D+start..D+end)."""
+    return MultiPartitionMapping(
+        {
+            DATE_DIMENSION: DimensionPartitionMapping(
+                dimension_name=DATE_DIMENSION,
+                partition_mapping=TimeWindowPartitionMapping(
+                    start_offset=start_offset,
+                    end_offset=end_offset,
+                    allow_nonexistent_upstream_partitions=True,
+                ),
+            ),
+            PLANT_DIMENSION: DimensionPartitionMapping(
+                dimension_name=PLANT_DIMENSION, partition_mapping=IdentityPartitionMapping()
+            ),
+        }
+    )
+
+
+# Silver for date D reads the landing folders D-1, D and D+1 of the same plant.
+neighbouring_days = same_plant_days(-1, 1)
 # The state intervals of day D need each machine's last state before D: a real dependency on
 # the events of D-1 and D (so a late file for D marks D+1 stale too).
-previous_and_same_day = MultiPartitionMapping(
-    {
-        DATE_DIMENSION: DimensionPartitionMapping(
-            dimension_name=DATE_DIMENSION,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-            ),
-        ),
-        PLANT_DIMENSION: DimensionPartitionMapping(
-            dimension_name=PLANT_DIMENSION, partition_mapping=IdentityPartitionMapping()
-        ),
-    }
-)
+previous_and_same_day = same_plant_days(-1, 0)
 
 
 def partition_key(plant_id: str, day: date | str) -> MultiPartitionKey:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, AssetKey, Output, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, AssetsDefinition, Output, asset
 
 from manufacturing_assets.assets.policies import table_asset
 from manufacturing_assets.assets.runner import PlantDayRecords, plants_of_run
@@ -86,54 +86,34 @@ def sensor_hourly(
     )
 
 
-@asset(**_gold("oee_daily", **PRODUCTION_SILVER, molds=_ref("molds")))
-def oee_daily(
-    context: AssetExecutionContext,
-    engine: EngineResource,
-    intervals: pl.DataFrame,
-    events: pl.DataFrame,
-    shots: pl.DataFrame,
-    inspections: pl.DataFrame,
-    molds: pl.DataFrame,
-    plants: pl.DataFrame,
-):
-    silver = {"intervals": intervals, "events": events, "shots": shots, "inspections": inspections}
-    yield from run_gold(
-        context,
-        GOLD["oee_daily"],
-        plants,
-        lambda p: stage.oee_daily(engine, _production(p.plant, **silver), molds, p),
-    )
+def build_production_gold(
+    name: str, compute: Callable[..., pl.DataFrame], master: tuple[str, ...]
+) -> AssetsDefinition:
+    """A gold table computed from the plant's silver production tables and ``master``
+    data: ``compute(engine, silver, plant, **master frames)``."""
+
+    @asset(**_gold(name, **PRODUCTION_SILVER, **{e: _ref(e) for e in master}))
+    def _production_gold(
+        context: AssetExecutionContext,
+        engine: EngineResource,
+        plants: pl.DataFrame,
+        **inputs: pl.DataFrame,
+    ):
+        silver = {k: inputs.pop(k) for k in PRODUCTION_SILVER}
+        yield from run_gold(
+            context,
+            GOLD[name],
+            plants,
+            lambda p: compute(engine, _production(p.plant, **silver), p, **inputs),
+        )
+
+    return _production_gold
 
 
-@asset(
-    **_gold(
-        "run_rate_hourly",
-        **PRODUCTION_SILVER,
-        molds=_ref("molds"),
-        mold_assignments=_ref("mold_assignments"),
-    )
+oee_daily = build_production_gold("oee_daily", stage.oee_daily, ("molds",))
+run_rate_hourly = build_production_gold(
+    "run_rate_hourly", stage.run_rate_hourly, ("molds", "mold_assignments")
 )
-def run_rate_hourly(
-    context: AssetExecutionContext,
-    engine: EngineResource,
-    intervals: pl.DataFrame,
-    events: pl.DataFrame,
-    shots: pl.DataFrame,
-    inspections: pl.DataFrame,
-    molds: pl.DataFrame,
-    mold_assignments: pl.DataFrame,
-    plants: pl.DataFrame,
-):
-    silver = {"intervals": intervals, "events": events, "shots": shots, "inspections": inspections}
-    yield from run_gold(
-        context,
-        GOLD["run_rate_hourly"],
-        plants,
-        lambda p: stage.run_rate_hourly(
-            engine, _production(p.plant, **silver), molds, mold_assignments, p
-        ),
-    )
 
 
 @asset(

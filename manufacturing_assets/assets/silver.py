@@ -15,6 +15,7 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
+    AssetsDefinition,
     Output,
     ResourceParam,
     asset,
@@ -172,72 +173,48 @@ def run_silver_sensor_readings(
 # ---------------------------------------------------------------- production streams
 
 
-@multi_asset(
-    name="silver_shots",
-    outs=_outs("shots"),
-    ins={
-        "bronze": _bronze("shots"),
-        "plants": PLANTS,
-        "mold_assignments": AssetIn(key=["reference", "mold_assignments"]),
-    },
-    check_specs=_specs("shots"),
-    **multi_asset_partitioning(SILVER["shots"]),
-)
-def silver_shots(
-    context: AssetExecutionContext,
-    engine: EngineResource,
-    bronze: pl.DataFrame,
-    plants: pl.DataFrame,
-    mold_assignments: pl.DataFrame,
-):
-    yield from run_silver(
-        context,
-        "shots",
-        plants,
-        lambda p: stage.silver_shots(engine, rows_of_plant(bronze, p.plant), mold_assignments, p),
+# stream -> (its stage, the master data it reads besides `reference/plants`)
+SILVER_STAGES: dict[str, tuple[Callable[..., stage.SilverOutput], tuple[str, ...]]] = {
+    "shots": (stage.silver_shots, ("mold_assignments",)),
+    "machine_events": (stage.silver_machine_events, ()),
+    "quality_inspections": (stage.silver_quality_inspections, ()),
+}
+
+
+def build_silver_asset(stream: str) -> AssetsDefinition:
+    compute, master = SILVER_STAGES[stream]
+
+    @multi_asset(
+        name=f"silver_{stream}",
+        outs=_outs(stream),
+        ins={
+            "bronze": _bronze(stream),
+            "plants": PLANTS,
+            **{entity: AssetIn(key=["reference", entity]) for entity in master},
+        },
+        check_specs=_specs(stream),
+        **multi_asset_partitioning(SILVER[stream]),
     )
+    def _silver(
+        context: AssetExecutionContext,
+        engine: EngineResource,
+        bronze: pl.DataFrame,
+        plants: pl.DataFrame,
+        **reference: pl.DataFrame,
+    ):
+        yield from run_silver(
+            context,
+            stream,
+            plants,
+            lambda p: compute(engine, rows_of_plant(bronze, p.plant), p, **reference),
+        )
+
+    return _silver
 
 
-@multi_asset(
-    name="silver_machine_events",
-    outs=_outs("machine_events"),
-    ins={"bronze": _bronze("machine_events"), "plants": PLANTS},
-    check_specs=_specs("machine_events"),
-    **multi_asset_partitioning(SILVER["machine_events"]),
-)
-def silver_machine_events(
-    context: AssetExecutionContext,
-    engine: EngineResource,
-    bronze: pl.DataFrame,
-    plants: pl.DataFrame,
-):
-    yield from run_silver(
-        context,
-        "machine_events",
-        plants,
-        lambda p: stage.silver_machine_events(engine, rows_of_plant(bronze, p.plant), p),
-    )
-
-
-@multi_asset(
-    name="silver_quality_inspections",
-    outs=_outs("quality_inspections"),
-    ins={"bronze": _bronze("quality_inspections"), "plants": PLANTS},
-    check_specs=_specs("quality_inspections"),
-    **multi_asset_partitioning(SILVER["quality_inspections"]),
-)
-def silver_quality_inspections(
-    context: AssetExecutionContext,
-    engine: EngineResource,
-    bronze: pl.DataFrame,
-    plants: pl.DataFrame,
-):
-    yield from run_silver(
-        context,
-        "quality_inspections",
-        plants,
-        lambda p: stage.silver_quality_inspections(engine, rows_of_plant(bronze, p.plant), p),
-    )
+silver_shots = build_silver_asset("shots")
+silver_machine_events = build_silver_asset("machine_events")
+silver_quality_inspections = build_silver_asset("quality_inspections")
 
 
 # ---------------------------------------------------------------- state intervals

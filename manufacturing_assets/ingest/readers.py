@@ -15,25 +15,12 @@ from datetime import date, datetime
 
 import polars as pl
 
+from manufacturing_assets.catalogue.bronze import BRONZE, STREAM_FIELDS
 from manufacturing_assets.contract import CONTENT_PREFIX, CORE_METRICS, METRIC_PREFIX, SHOT_MEASURES
 from manufacturing_assets.ingest.json_objects import parse_json_objects
 from manufacturing_assets.resources.landing_zone import sha256_hex
 
 # Top-level record fields kept per stream (design.md, "Bronze schemas").
-STREAM_FIELDS: dict[str, tuple[str, ...]] = {
-    "sensor_readings": ("device_id", "plant_id", "machine_id", "ts", "firmware", "status"),
-    "shots": ("shot_id", "plant_id", "machine_id", "ts", "mold_id", "content"),
-    "machine_events": ("machine_id", "plant_id", "ts", "state", "reason_code"),
-    "quality_inspections": (
-        "machine_id",
-        "plant_id",
-        "hour_start",
-        "part_id",
-        "inspected_count",
-        "rejected_count",
-        "defect_code",
-    ),
-}
 _NESTED = {"sensor_readings": "metrics"}
 KNOWN_METRICS = (*CORE_METRICS, "temperature_f")
 KEY_RE = re.compile(
@@ -67,24 +54,9 @@ def parse_landing_key(key: str) -> LandingKey | None:
 
 
 def bronze_columns(stream: str) -> dict[str, pl.DataType]:
-    """The fixed part of a bronze table's schema (metric/content columns are open-ended)."""
-    fields = {
-        ("record_plant_id" if f == "plant_id" else f): pl.String() for f in STREAM_FIELDS[stream]
-    }
-    extra: dict[str, pl.DataType] = {"content_error": pl.String()} if stream == "shots" else {}
-    return {
-        "plant_id": pl.String(),
-        "landing_date": pl.Date(),
-        "source": pl.String(),
-        "file_hash": pl.String(),
-        "line_number": pl.Int64(),
-        "ingested_at": pl.Datetime("us", "UTC"),
-        "source_format": pl.String(),
-        "raw_payload": pl.String(),
-        "parse_error": pl.String(),
-        **fields,
-        **extra,
-    }
+    """The fixed part of a bronze table's schema (metric/content columns are open-ended),
+    as the catalogue declares it (``catalogue/bronze.py``)."""
+    return BRONZE[stream].schema
 
 
 def _lines(data: bytes) -> pl.DataFrame:

@@ -56,7 +56,7 @@ def _master(engine: Engine, frame: pl.DataFrame, plant: PlantDays) -> nw.LazyFra
 
 
 def oee_daily(
-    engine: Engine, silver: ProductionSilver, molds: pl.DataFrame, plant: PlantDays
+    engine: Engine, silver: ProductionSilver, plant: PlantDays, molds: pl.DataFrame
 ) -> pl.DataFrame:
     result = oee.gold_oee_daily(
         silver.lazy(engine, "intervals"),
@@ -73,9 +73,9 @@ def oee_daily(
 def run_rate_hourly(
     engine: Engine,
     silver: ProductionSilver,
+    plant: PlantDays,
     molds: pl.DataFrame,
     mold_assignments: pl.DataFrame,
-    plant: PlantDays,
 ) -> pl.DataFrame:
     shots = silver.lazy(engine, "shots")
     machines = oee.machine_days(

@@ -66,7 +66,7 @@ def silver_sensor_readings(
 
 
 def silver_shots(
-    engine: Engine, bronze: pl.DataFrame, mold_assignments: pl.DataFrame, plant: PlantDays
+    engine: Engine, bronze: pl.DataFrame, plant: PlantDays, mold_assignments: pl.DataFrame
 ) -> SilverOutput:
     """Shots with the mold resolved from the assignments snapshot valid on each date."""
     dates = list(plant.dates)

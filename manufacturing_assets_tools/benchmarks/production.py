@@ -65,7 +65,7 @@ def benchmark_production(workdir: Path, shots: int = 1_000_000, machines: int = 
     shots_s = timed(
         "silver shots",
         height2,
-        lambda: silver.silver_shots(engine, bronze["shots"], ref["mold_assignments"], plant),
+        lambda: silver.silver_shots(engine, bronze["shots"], plant, ref["mold_assignments"]),
         report,
     ).silver
     events_s = timed(
@@ -93,14 +93,14 @@ def benchmark_production(workdir: Path, shots: int = 1_000_000, machines: int = 
     oee = timed(
         "gold oee_daily",
         lambda f: f.height,
-        lambda: gold.oee_daily(engine, production, ref["molds"], plant),
+        lambda: gold.oee_daily(engine, production, plant, ref["molds"]),
         report,
     )
     timed(
         "gold run_rate_hourly",
         lambda f: f.height,
         lambda: gold.run_rate_hourly(
-            engine, production, ref["molds"], ref["mold_assignments"], plant
+            engine, production, plant, ref["molds"], ref["mold_assignments"]
         ),
         report,
     )
