@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue, asset
 
 from manufacturing_assets.assets.policies import table_asset
+from manufacturing_assets.assets.runner import check_run_carries_its_range
 from manufacturing_assets.catalogue.bronze import BRONZE
 from manufacturing_assets.io_managers.delta import FrameChunks
 from manufacturing_assets.partitions import plants_and_dates
@@ -35,6 +36,7 @@ def build_bronze_asset(stream: str) -> AssetsDefinition:
             }
 
         # written chunk by chunk by the IO manager: a 10M-row day never sits in memory whole
+        check_run_carries_its_range(context)
         plants_dates = plants_and_dates(context.partition_keys)
         chunks = iter_bronze(landing, stream, plants_dates, datetime.now(UTC), stats)
         return FrameChunks(chunks, table.schema, report)

@@ -26,14 +26,38 @@ from dagster import (
 
 from manufacturing_assets.checks.plant_day import Outcome, PlantDayCheck
 from manufacturing_assets.ingest.reference import plant_timezones
+from manufacturing_assets.instance import RANGE_END, RANGE_START
 from manufacturing_assets.partitions import partition_key, plants_and_dates
 from manufacturing_assets.stages.plants import PlantDays, plant_days
 
 PARTITION_COLUMNS = ("plant_id", "production_date")
 
 
+class NarrowedRunError(RuntimeError):
+    """A run launched for a range of partitions resolved fewer partition keys."""
+
+
+def check_run_carries_its_range(context: AssetExecutionContext) -> None:
+    """Refuse, with a clear error, a run whose range tags name more partitions than Dagster
+    resolved for it (a job backfill on an instance without ``PlantDayInstance``, see
+    ``manufacturing_assets/instance.py``): it would materialize only the first plant-day
+    and report success."""
+    tags = context.run.tags
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+    if not (start and end) or start == end or len(context.partition_keys) > 1:
+        return
+    raise NarrowedRunError(
+        f"this run was launched for the partitions {start} .. {end}, but Dagster resolved only "
+        f"{context.partition_keys} (a job backfill carries the first partition's tags next to "
+        "the range: dagster-io/dagster#28861). Nothing was written. Use the project's "
+        "dagster.yaml (instance_class: manufacturing_assets.instance.PlantDayInstance), or "
+        "launch the backfill from the asset graph."
+    )
+
+
 def plants_of_run(context: AssetExecutionContext, plants: pl.DataFrame) -> list[PlantDays]:
     """The run's plants with their time zones (master data) and dates."""
+    check_run_carries_its_range(context)
     return plant_days(plants_and_dates(context.partition_keys), plant_timezones(plants))
 
 
