@@ -8,6 +8,7 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 | MA_DATA_DIR | ./data | root of every local default below |
 | MA_LANDING_ROOT | $MA_DATA_DIR/landing | landing zone: a folder or s3://bucket/prefix |
 | MA_LAKE_ROOT | $MA_DATA_DIR/lake | Delta lake root: a folder or s3://bucket/prefix |
+| MA_START_DATE | 2024-03-29 | first day of the `date` partitions: the day before your first landing day (records near its midnight may belong to the day before). The default fits the sample |
 | MA_ENGINE | polars | polars or spark |
 | MA_SPARK_MASTER | local[2] | Spark master URL when MA_ENGINE=spark |
 | MA_S3_ENDPOINT_URL | (AWS) | S3-compatible endpoint (MinIO, moto, ...) |
@@ -38,6 +39,16 @@ from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets.resources.ledger import LandingLedger, ledger_uri
 from manufacturing_assets.resources.notifier import Notifier
+
+# The sample's first landing day is 2024-03-30; silver of the day before holds the records of
+# that folder stamped before its local midnight.
+DEFAULT_START_DATE = "2024-03-29"
+
+
+def partition_start_date(env: dict[str, str] | None = None) -> str:
+    """``MA_START_DATE``: where the `date` partitions (and ``marts/dim_date``) start."""
+    env = dict(os.environ if env is None else env)
+    return env.get("MA_START_DATE", "").strip() or DEFAULT_START_DATE
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 from dagster import (
@@ -16,10 +15,12 @@ from dagster import (
     TimeWindowPartitionMapping,
 )
 
+from manufacturing_assets.environment import partition_start_date
+
 PLANT_DIMENSION = "plant"
 DATE_DIMENSION = "date"
 
-START_DATE = os.getenv("MA_START_DATE", "2024-01-01")
+START_DATE = partition_start_date()
 
 plant_partitions = DynamicPartitionsDefinition(name=PLANT_DIMENSION)
 date_partitions = DailyPartitionsDefinition(start_date=START_DATE, end_offset=1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import textwrap
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,12 +29,14 @@ from manufacturing_assets.definitions import ASSET_CHECKS, ASSETS
 from manufacturing_assets.environment import Settings, build_resources
 from manufacturing_assets.ingest.readers import parse_landing_key
 from manufacturing_assets.ingest.reference import plant_timezones, read_reference
+from manufacturing_assets.instance import RANGE_END, RANGE_START
 from manufacturing_assets.io_managers.delta import scan_delta
-from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key
+from manufacturing_assets.partitions import PLANT_DIMENSION, START_DATE, partition_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALL_DEFS: list[Any] = [*ASSETS, *ASSET_CHECKS]
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# the console shows errors only; bad input is counted in the summary, not logged line by line
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _keys(partitioned: bool) -> list[AssetKey]:
@@ -76,17 +79,21 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     return DagsterInstance.get()
 
 
-def landed_partitions(settings: Settings) -> list[tuple[str, date]]:
-    """Every (plant, date) with a landed file of any stream, and the days either side
-    (silver for D-1 and D+1 reads the folder D: records cross midnight)."""
+def landed_days(settings: Settings) -> set[tuple[str, date]]:
+    """Every (plant, landing date) with a landed file of any stream."""
     landing = build_resources(settings)["landing"]
     found = set()
     for obj in landing.list_objects("raw/"):
         key = parse_landing_key(obj.key)
         if key:
-            for offset in (-1, 0, 1):
-                found.add((key.plant_id, key.landing_date + timedelta(days=offset)))
-    return sorted(found)
+            found.add((key.plant_id, key.landing_date))
+    return found
+
+
+def window_days(landed: set[tuple[str, date]]) -> set[tuple[str, date]]:
+    """The production dates the landed folders can hold: each landing day and the days
+    either side (records cross midnight; silver for D reads the folders D-1..D+1)."""
+    return {(p, d + timedelta(days=k)) for p, d in landed for k in (-1, 0, 1)}
 
 
 def date_ranges(days: list[date]) -> list[tuple[date, date]]:
@@ -117,41 +124,41 @@ def _check_rows(result: Any, fallback: str) -> list[dict[str, Any]]:
     return rows
 
 
-def run_pipeline(
-    settings: Settings,
+def _in_partition_set(
+    days: set[tuple[str, date]], plant_ids: list[str], log: Any
+) -> list[tuple[str, date]]:
+    """Keep the plant-days that are partitions (known plant, from the first partition day)."""
+    first = date.fromisoformat(START_DATE)
+    before = sorted({d for p, d in days if d < first})
+    if before:
+        log(
+            f"warning: {len(before)} day(s) before MA_START_DATE={START_DATE} are not partitions "
+            f"and were skipped ({before[0]}..{before[-1]}); set MA_START_DATE to include them"
+        )
+    unknown = sorted({p for p, _ in days if p not in plant_ids})
+    if unknown:
+        log(f"warning: plant(s) {unknown} have no master data (reference/plants): skipped")
+    return sorted((p, d) for p, d in days if p in plant_ids and d >= first)
+
+
+def _materialize_ranges(
+    keys: list[AssetKey],
+    days: list[tuple[str, date]],
+    report: PipelineReport,
     instance: DagsterInstance,
-    partitions: list[tuple[str, date]] | None = None,
-    log: Any = print,
-) -> PipelineReport:
-    """Unpartitioned assets first, then every plant x date asset, one run per plant and
-    contiguous date range."""
-    logging.getLogger("dagster").setLevel(logging.WARNING)
-    resources = build_resources(settings)
-    result = materialize(
-        ALL_DEFS,
-        selection=UNPARTITIONED_KEYS,
-        instance=instance,
-        resources=resources,
-        raise_on_error=True,
-        run_config=QUIET,
-    )
-    plants, _ = read_reference(resources["landing"], "plants")
-    plant_ids = sorted(plant_timezones(plants))
-    instance.add_dynamic_partitions(PLANT_DIMENSION, plant_ids)
-    parts = partitions if partitions is not None else landed_partitions(settings)
-    parts = sorted({(p, d) for p, d in parts if p in plant_ids})
-    report = PipelineReport(partitions=parts)
-    report.checks += _check_rows(result, "-")
-    log(f"reference data: {len(plant_ids)} plants {plant_ids}; {len(parts)} plant x day partitions")
-    for plant in sorted({p for p, _ in parts}):
-        for first, last in date_ranges([d for p, d in parts if p == plant]):
+    resources: dict[str, Any],
+    log: Any,
+) -> None:
+    """``keys`` for ``days``: one run per plant and contiguous range of its dates."""
+    for plant in sorted({p for p, _ in days}):
+        for first, last in date_ranges([d for p, d in days if p == plant]):
             span = f"{plant} {first}..{last}"
             result = materialize(
                 ALL_DEFS,
-                selection=PARTITIONED_KEYS,
+                selection=keys,
                 tags={
-                    "dagster/asset_partition_range_start": str(partition_key(plant, first)),
-                    "dagster/asset_partition_range_end": str(partition_key(plant, last)),
+                    RANGE_START: str(partition_key(plant, first)),
+                    RANGE_END: str(partition_key(plant, last)),
                 },
                 instance=instance,
                 resources=resources,
@@ -164,7 +171,50 @@ def run_pipeline(
                 ]
                 report.failed_steps += [f"{step} {span}" for step in failed] or [span]
             report.checks += _check_rows(result, span)
-            log(f"materialized {len(PARTITIONED_KEYS)} plant x day assets for {span}")
+            log(f"  {span}: {len(keys)} assets, {'ok' if result.success else 'FAILED'}")
+
+
+def run_pipeline(
+    settings: Settings,
+    instance: DagsterInstance,
+    partitions: list[tuple[str, date]] | None = None,
+    log: Any = print,
+) -> PipelineReport:
+    """Unpartitioned assets first; then bronze for the days files landed on, and every
+    other plant x date asset for the production dates those files can hold, one run per
+    plant and contiguous date range. ``partitions``: plant-days to run instead (both)."""
+    logging.getLogger("dagster").setLevel(logging.ERROR)
+    resources = build_resources(settings)
+    result = materialize(
+        ALL_DEFS,
+        selection=UNPARTITIONED_KEYS,
+        instance=instance,
+        resources=resources,
+        raise_on_error=True,
+        run_config=QUIET,
+    )
+    plants, _ = read_reference(resources["landing"], "plants")
+    plant_ids = sorted(plant_timezones(plants))
+    instance.add_dynamic_partitions(PLANT_DIMENSION, plant_ids)
+    landed = set(partitions) if partitions is not None else landed_days(settings)
+    bronze_days = _in_partition_set(landed, plant_ids, log)
+    days = (
+        bronze_days
+        if partitions is not None
+        else _in_partition_set(window_days(landed), plant_ids, lambda *_: None)
+    )
+    report = PipelineReport(partitions=days)
+    report.checks += _check_rows(result, "-")
+    log(
+        f"master data: {len(plant_ids)} plants {plant_ids}; files landed on {len(bronze_days)} "
+        f"plant-days; {len(days)} plant x day partitions to compute"
+    )
+    bronze = [k for k in PARTITIONED_KEYS if k.path[0] == "bronze"]
+    log("bronze (the days files landed on):")
+    _materialize_ranges(bronze, bronze_days, report, instance, resources, log)
+    log("silver, quarantine, gold, marts (the production dates those files hold):")
+    rest = [k for k in PARTITIONED_KEYS if k not in bronze]
+    _materialize_ranges(rest, days, report, instance, resources, log)
     return report
 
 
@@ -174,12 +224,20 @@ def table_counts(settings: Settings) -> pl.DataFrame:
     rows = []
     opts = settings.delta_storage_options()
     for path, entry in TABLES.items():
-        if not entry.is_partitioned:
-            continue
-        plant_col, date_col = entry.partitioning.columns
         frame = scan_delta(f"{settings.lake_root.rstrip('/')}/{path}", opts)
         if frame is None:
             continue
+        if not entry.is_partitioned:  # one row: the whole table
+            total = frame.select(pl.len().alias("rows")).collect()
+            rows.append(
+                total.with_columns(
+                    pl.lit(None, pl.String).alias("plant_id"),
+                    pl.lit(None, pl.Date).alias("date"),
+                    pl.lit(path).alias("table"),
+                ).select("plant_id", "date", "rows", "table")
+            )
+            continue
+        plant_col, date_col = entry.partitioning.columns
         counts = (
             frame.group_by(plant_col, date_col)
             .agg(pl.len().alias("rows"))
@@ -193,6 +251,25 @@ def table_counts(settings: Settings) -> pl.DataFrame:
             schema={"plant_id": pl.String, "date": pl.Date, "rows": pl.UInt32, "table": pl.String}
         )
     return pl.concat(rows, how="vertical_relaxed")
+
+
+def bad_input_lines(settings: Settings) -> list[str]:
+    """Quarantined records per stream and reason (the deliberate bad input of the sample,
+    or a real delivery's), one line per stream."""
+    lines = []
+    for path, entry in TABLES.items():
+        if entry.layer != "quarantine":
+            continue
+        frame = scan_delta(
+            f"{settings.lake_root.rstrip('/')}/{path}", settings.delta_storage_options()
+        )
+        if frame is None:
+            continue
+        reasons = frame.group_by("reason").agg(pl.len()).sort("reason").collect().rows()
+        if reasons:
+            text = f"{entry.name}: " + ", ".join(f"{reason} {n}" for reason, n in reasons)
+            lines += textwrap.wrap(text, width=98, initial_indent="  ", subsequent_indent="    ")
+    return ["", "Quarantined records by reason:", *lines] if lines else []
 
 
 def format_summary(settings: Settings, report: PipelineReport) -> str:
@@ -213,10 +290,12 @@ def format_summary(settings: Settings, report: PipelineReport) -> str:
         if mine.is_empty() and evaluated.is_empty():
             continue
         passed = int(evaluated["passed"].sum())
+        partitions = mine.height if TABLES[path].is_partitioned else "-"
         lines.append(
-            f"{path:34} {mine.height:>10} {int(mine['rows'].sum()):>10} "
+            f"{path:34} {partitions:>10} {int(mine['rows'].sum()):>10} "
             f"{passed:>14} {evaluated.height - passed:>7}"
         )
+    lines += bad_input_lines(settings)
     failed = checks.filter(~pl.col("passed"))
     lines.append(f"\nChecks: {checks.height - failed.height} passed, {failed.height} failed")
     for c in failed.iter_rows(named=True):

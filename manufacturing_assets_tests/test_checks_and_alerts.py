@@ -143,10 +143,22 @@ def test_failed_blocking_check_stops_gold_and_alert_is_sent_once(
         context = build_sensor_context(
             instance=instance, resources={"notifier": notifier}, repository_def=repo
         )
-        check_failure_alerts(context)
+        result = check_failure_alerts(context)
         assert len(Hook.received) == 1
         assert "pandera_SilverSensorReadings" in Hook.received[0]["text"]
-        assert "2024-03-04|P01" in Hook.received[0]["text"]
+        assert "plant P01, 2024-03-04" in Hook.received[0]["text"]
+        # the alert is recorded on the asset and plant-day it concerns (visible in the UI)
+        [observation] = result.asset_events
+        assert observation.asset_key == AssetKey(["silver", "sensor_readings"])
+        assert observation.partition == "2024-03-04|P01"
+        meta = {k: v.value for k, v in observation.metadata.items()}
+        assert meta["check"] == "pandera_SilverSensorReadings"
+        assert (meta["plant_id"], meta["production_date"]) == ("P01", "2024-03-04")
+        assert (meta["notifier"], meta["delivery"], meta["severity"]) == (
+            "webhook",
+            "delivered",
+            "ERROR",
+        )
         context = build_sensor_context(
             instance=instance,
             resources={"notifier": notifier},
@@ -155,3 +167,12 @@ def test_failed_blocking_check_stops_gold_and_alert_is_sent_once(
         )
         check_failure_alerts(context)
         assert len(Hook.received) == 1  # sent once
+
+        # a notifier that is down: recorded as undelivered, the tick does not fail
+        down = Notifier(kind="webhook", webhook_url="http://127.0.0.1:9/hook", timeout_s=2)
+        context = build_sensor_context(
+            instance=instance, resources={"notifier": down}, repository_def=repo
+        )
+        [observation] = check_failure_alerts(context).asset_events
+        delivery = observation.metadata["delivery"].value
+        assert delivery.startswith("undelivered: URLError"), delivery

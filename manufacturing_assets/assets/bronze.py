@@ -23,8 +23,8 @@ def build_bronze_asset(stream: str) -> AssetsDefinition:
 
         def report() -> dict:
             """Runs after the last chunk is written (files are read while writing)."""
-            for key, error in stats["unreadable"].items():
-                context.log.error(f"{landing.describe(key)}: {error} (kept as one bronze row)")
+            for key, error in stats["unreadable"].items():  # bad input, not a failure
+                context.log.warning(f"{landing.describe(key)}: {error} (kept as one bronze row)")
             for part in stats["empty_partitions"]:
                 context.log.warning(f"no {stream} files landed for {part}: partition is empty")
             return {

@@ -72,13 +72,19 @@ def by_plant_day(frame: pl.DataFrame) -> dict[tuple[str, date], pl.DataFrame]:
 
 
 def merge_outcomes(outcomes: Iterable[Outcome]) -> Outcome:
-    """Outcomes of one plant-day evaluated in pieces (chunks of a big partition)."""
+    """Outcomes of one plant-day evaluated in pieces (chunks of a big partition): passed if
+    every piece passed; counts summed; the first failing piece's details."""
     outcomes = list(outcomes)
+    if len(outcomes) == 1:
+        return outcomes[0]
     failed = [o for o in outcomes if not o.passed]
-    metadata: dict[str, Any] = {"rows": sum(o.metadata.get("rows", 0) for o in outcomes)}
-    if failed:
-        metadata["failures"] = sum(o.metadata.get("failures", 0) for o in failed)
-        metadata.update({k: v for k, v in failed[0].metadata.items() if k not in metadata})
+    metadata: dict[str, Any] = {
+        key: sum(o.metadata.get(key, 0) for o in outcomes)
+        for key in ("rows", "failures")
+        if any(key in o.metadata for o in outcomes)
+    }
+    for o in failed[:1]:
+        metadata.update({k: v for k, v in o.metadata.items() if k not in metadata})
     return Outcome(not failed, metadata, failed[0].description if failed else None)
 
 
