@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from dagster import AssetKey, AssetsDefinition, DagsterInstance, materialize
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    DagsterInstance,
+    materialize,
+)
 
 from manufacturing_assets.catalogue import TABLES
 from manufacturing_assets.definitions import ASSET_CHECKS, ASSETS
@@ -141,6 +146,36 @@ def _in_partition_set(
     return sorted((p, d) for p, d in days if p in plant_ids and d >= first)
 
 
+def _failed_keys(result: Any) -> set[AssetKey]:
+    """The asset keys of a run's failed steps."""
+    steps = {ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_FAILURE"}
+    return {
+        key
+        for a in ASSETS
+        if isinstance(a, AssetsDefinition) and a.node_def.name in steps
+        for key in a.keys
+    }
+
+
+def downstream_of(keys: set[AssetKey]) -> set[AssetKey]:
+    """``keys`` and every asset that reads them, directly or not."""
+    if not keys:
+        return set()
+    readers: dict[AssetKey, set[AssetKey]] = {}
+    for a in ASSETS:
+        if isinstance(a, AssetsDefinition):
+            for key, upstream in a.asset_deps.items():
+                for dep in upstream:
+                    readers.setdefault(dep, set()).add(key)
+    found, todo = set(keys), list(keys)
+    while todo:
+        for reader in readers.get(todo.pop(), ()):
+            if reader not in found:
+                found.add(reader)
+                todo.append(reader)
+    return found
+
+
 def _materialize_ranges(
     keys: list[AssetKey],
     days: list[tuple[str, date]],
@@ -148,14 +183,23 @@ def _materialize_ranges(
     instance: DagsterInstance,
     resources: dict[str, Any],
     log: Any,
-) -> None:
-    """``keys`` for ``days``: one run per plant and contiguous range of its dates."""
+    skip: dict[str, set[AssetKey]] | None = None,
+) -> dict[str, set[AssetKey]]:
+    """``keys`` for ``days``: one run per plant and contiguous range of its dates, without
+    the plant's ``skip`` keys. Returns the keys that failed, per plant."""
+    failed: dict[str, set[AssetKey]] = {}
     for plant in sorted({p for p, _ in days}):
+        selection = [k for k in keys if k not in (skip or {}).get(plant, set())]
+        if len(selection) < len(keys):
+            skipped = sorted(k.to_user_string() for k in set(keys) - set(selection))
+            log(f"  {plant}: not computed because their input failed: {', '.join(skipped)}")
+        if not selection:
+            continue
         for first, last in date_ranges([d for p, d in days if p == plant]):
             span = f"{plant} {first}..{last}"
             result = materialize(
                 ALL_DEFS,
-                selection=keys,
+                selection=selection,
                 tags={
                     RANGE_START: str(partition_key(plant, first)),
                     RANGE_END: str(partition_key(plant, last)),
@@ -166,12 +210,13 @@ def _materialize_ranges(
                 run_config=QUIET,
             )
             if not result.success:
-                failed = [
-                    ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_FAILURE"
-                ]
-                report.failed_steps += [f"{step} {span}" for step in failed] or [span]
+                bad = _failed_keys(result)
+                failed.setdefault(plant, set()).update(bad)
+                names = sorted(k.to_user_string() for k in bad)
+                report.failed_steps += [f"{name} {span}" for name in names] or [span]
             report.checks += _check_rows(result, span)
-            log(f"  {span}: {len(keys)} assets, {'ok' if result.success else 'FAILED'}")
+            log(f"  {span}: {len(selection)} assets, {'ok' if result.success else 'FAILED'}")
+    return failed
 
 
 def run_pipeline(
@@ -211,10 +256,12 @@ def run_pipeline(
     )
     bronze = [k for k in PARTITIONED_KEYS if k.path[0] == "bronze"]
     log("bronze (the days files landed on):")
-    _materialize_ranges(bronze, bronze_days, report, instance, resources, log)
+    failed = _materialize_ranges(bronze, bronze_days, report, instance, resources, log)
     log("silver, quarantine, gold, marts (the production dates those files hold):")
     rest = [k for k in PARTITIONED_KEYS if k not in bronze]
-    _materialize_ranges(rest, days, report, instance, resources, log)
+    # a stream whose bronze failed stops its downstream for that plant (no empty tables)
+    skip = {plant: downstream_of(keys) for plant, keys in failed.items()}
+    _materialize_ranges(rest, days, report, instance, resources, log, skip)
     return report
 
 
