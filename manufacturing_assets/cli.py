@@ -102,6 +102,17 @@ def main(argv: list[str] | None = None) -> int:
         help="issue 3: 1M shots + machine events + inspections of one plant-day, landing -> "
         "facts (skips the sensor-readings benchmark)",
     )
+    bench.add_argument(
+        "--real-path",
+        action="store_true",
+        help="issue 10: `run --no-generate` on N readings of one plant-day, through Dagster",
+    )
+    bench.add_argument(
+        "--backfill",
+        action="store_true",
+        help="issue 10: 3 plants x --days days of the sample, the whole graph; s per plant-day",
+    )
+    bench.add_argument("--days", type=int, default=60, help="days of --backfill")
     bench.set_defaults(func=cmd_benchmark)
 
     sim = sub.add_parser(

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import textwrap
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -197,6 +198,7 @@ def _materialize_ranges(
             continue
         for first, last in date_ranges([d for p, d in days if p == plant]):
             span = f"{plant} {first}..{last}"
+            started = time.perf_counter()
             result = materialize(
                 ALL_DEFS,
                 selection=selection,
@@ -215,7 +217,10 @@ def _materialize_ranges(
                 names = sorted(k.to_user_string() for k in bad)
                 report.failed_steps += [f"{name} {span}" for name in names] or [span]
             report.checks += _check_rows(result, span)
-            log(f"  {span}: {len(selection)} assets, {'ok' if result.success else 'FAILED'}")
+            outcome = "ok" if result.success else "FAILED"
+            log(
+                f"  {span}: {len(selection)} assets, {outcome} ({time.perf_counter() - started:.1f} s)"
+            )
     return failed
 
 

@@ -113,18 +113,26 @@ class PlantDayRecords:
         """Evaluate the checks on each of the plant's dates. ``frames`` are split by
         plant-day (a date without rows is checked on empty frames); ``context_frames``
         (dimensions ...) are passed whole. ``only``: names of the checks to run."""
-        split = {role: by_plant_day(frame) for role, frame in frames.items()}
         wanted = set(only) if only is not None else None
+        checks = [c for c in self.checks if wanted is None or c.name in wanted]
+        partitions = [(plant.plant, day) for day in plant.dates]
+        for check in [c for c in checks if c.evaluate_partitions is not None]:
+            whole = {**frames, **(context_frames or {})}
+            for (_, day), outcome in check.evaluate_partitions(whole, partitions).items():  # type: ignore[misc]
+                self.outcomes.setdefault((check.name, plant.plant, day), []).append(outcome)
+        checks = [c for c in checks if c.evaluate_partitions is None]
+        if not checks:
+            return
+        split = {role: by_plant_day(frame) for role, frame in frames.items()}
         for day in plant.dates:
             day_frames = {
                 role: parts.get((plant.plant, day), frames[role].clear())
                 for role, parts in split.items()
             }
             day_frames.update(context_frames or {})
-            for check in self.checks:
-                if wanted is None or check.name in wanted:
-                    key = (check.name, plant.plant, day)
-                    self.outcomes.setdefault(key, []).append(check.evaluate(day_frames))
+            for check in checks:
+                key = (check.name, plant.plant, day)
+                self.outcomes.setdefault(key, []).append(check.evaluate(day_frames))
 
     def record(self, name: str, plant: str, day: date, outcome: Outcome) -> None:
         """Add an outcome computed outside :meth:`check`."""

@@ -18,6 +18,19 @@ import polars as pl
 
 def run_benchmark(args: argparse.Namespace) -> None:
     # each benchmark imported only when run: one's imports never break the other
+    if getattr(args, "backfill", False):  # issue 10: 3 plants x N days, the whole graph
+        from .backfill import run_backfill
+
+        with _workdir(args) as workdir:
+            run_backfill(workdir, args.days)
+        return
+    if getattr(args, "real_path", False):  # issue 10: the path users run, through Dagster
+        from .real_path import run_real_path
+
+        with _workdir(args) as workdir:
+            print(f"real path: {args.readings:,} readings, {args.files} files, in {workdir}")
+            run_real_path(workdir, args.readings, args.files)
+        return
     if getattr(args, "production", False):  # issue 3: production streams only
         from .production import benchmark_production
 
