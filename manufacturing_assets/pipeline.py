@@ -30,6 +30,7 @@ from dagster import (
     materialize,
 )
 
+from manufacturing_assets.assets.policies import MAX_PLANT_DAYS_PER_RUN
 from manufacturing_assets.catalogue import TABLES
 from manufacturing_assets.definitions import ASSET_CHECKS, ASSETS
 from manufacturing_assets.environment import Settings, build_resources
@@ -102,11 +103,16 @@ def window_days(landed: set[tuple[str, date]]) -> set[tuple[str, date]]:
     return {(p, d + timedelta(days=k)) for p, d in landed for k in (-1, 0, 1)}
 
 
-def date_ranges(days: list[date]) -> list[tuple[date, date]]:
-    """Sorted days -> contiguous (first, last) ranges."""
+def date_ranges(days: list[date], longest: int = MAX_PLANT_DAYS_PER_RUN) -> list[tuple[date, date]]:
+    """Sorted days -> contiguous (first, last) ranges of at most ``longest`` days (the
+    assets' backfill policy bound: memory never grows with the range)."""
     ranges: list[tuple[date, date]] = []
     for day in sorted(set(days)):
-        if ranges and day == ranges[-1][1] + timedelta(days=1):
+        if (
+            ranges
+            and day == ranges[-1][1] + timedelta(days=1)
+            and (day - ranges[-1][0]).days < longest
+        ):
             ranges[-1] = (ranges[-1][0], day)
         else:
             ranges.append((day, day))

@@ -55,14 +55,21 @@ def _spec(table: Table) -> dict[str, Any]:
     }
 
 
+# A run carries at most this many plant-days: a backfill of a year for ten plants is ten
+# plants x twelve runs, each processed plant by plant, so memory never grows with the range.
+MAX_PLANT_DAYS_PER_RUN = 31
+
+
 def _partitioning(table: Table) -> dict[str, Any]:
-    """Plant x date tables: a backfill of many partitions runs as one run per launch
-    (``BackfillPolicy.single_run``); ``assets/runner.py`` processes it plant by plant."""
+    """Plant x date tables: a backfill runs as few runs as possible but bounded
+    (``BackfillPolicy.multi_run``). Dagster splits a multi-partition backfill into one key
+    range per plant, then into chunks of consecutive dates of that plant, so each run is one
+    plant x up to ``MAX_PLANT_DAYS_PER_RUN`` days (``assets/runner.py`` runs it)."""
     if not table.is_partitioned:
         return {}
     return {
         "partitions_def": plant_date_partitions,
-        "backfill_policy": BackfillPolicy.single_run(),
+        "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=MAX_PLANT_DAYS_PER_RUN),
     }
 
 
