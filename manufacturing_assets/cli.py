@@ -27,7 +27,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     config = GeneratorConfig(
         seed=args.seed, start_date=date.fromisoformat(args.start), days=args.days
     )
-    manifest = generate_landing_zone(LandingZone(root=root), config)
+    landing = settings.landing_zone() if not args.out else LandingZone(root=root)
+    manifest = generate_landing_zone(landing, config)
     print(f"landing zone written to {root}")
     print(json.dumps(manifest.get("bad_input", {}), indent=2, default=str))
     return 0
@@ -35,10 +36,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from manufacturing_assets.pipeline import dagster_instance, format_summary, run_pipeline
-    from manufacturing_assets.resources.landing_zone import LandingZone
 
     settings = _settings(args)
-    landing = LandingZone(root=settings.landing_root)
+    landing = settings.landing_zone()
     if args.generate and not landing.exists("manifest.json"):
         from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
 
@@ -113,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         help="issue 10: 3 plants x --days days of the sample, the whole graph; s per plant-day",
     )
     bench.add_argument("--days", type=int, default=60, help="days of --backfill")
+    bench.add_argument(
+        "--warehouse",
+        action="store_true",
+        help="issue 11: publish 1M marts/fact_shot rows from Delta to DuckDB and to a fakesnow "
+        "(Snowflake emulator) server; rows/s and peak memory",
+    )
     bench.set_defaults(func=cmd_benchmark)
 
     sim = sub.add_parser(

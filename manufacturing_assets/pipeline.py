@@ -32,10 +32,11 @@ from dagster import (
 
 from manufacturing_assets.assets.policies import MAX_PLANT_DAYS_PER_RUN
 from manufacturing_assets.catalogue import TABLES
+from manufacturing_assets.checks.landing_zone import report_unroutable_files
 from manufacturing_assets.definitions import ASSET_CHECKS, ASSETS
 from manufacturing_assets.environment import Settings, build_resources
-from manufacturing_assets.ingest.readers import parse_landing_key
 from manufacturing_assets.ingest.reference import plant_timezones, read_reference
+from manufacturing_assets.ingest.routing import RawRoute, describe, route
 from manufacturing_assets.instance import RANGE_END, RANGE_START
 from manufacturing_assets.io_managers.delta import scan_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION, START_DATE, partition_key
@@ -87,13 +88,13 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
 
 
 def landed_days(settings: Settings) -> set[tuple[str, date]]:
-    """Every (plant, landing date) with a landed file of any stream."""
+    """Every (plant, landing date) with a landed file of a known stream."""
     landing = build_resources(settings)["landing"]
     found = set()
     for obj in landing.list_objects("raw/"):
-        key = parse_landing_key(obj.key)
-        if key:
-            found.add((key.plant_id, key.landing_date))
+        where = route(obj.key)
+        if isinstance(where, RawRoute):
+            found.add((where.plant_id, where.landing_date))
     return found
 
 
@@ -261,6 +262,11 @@ def run_pipeline(
     )
     report = PipelineReport(partitions=days)
     report.checks += _check_rows(result, "-")
+    unroutable = report_unroutable_files(instance, resources["landing"])
+    if unroutable:
+        log(f"warning: {len(unroutable)} landed file(s) cannot be routed and were not processed:")
+        for line in describe(unroutable):
+            log(f"  {line}")
     log(
         f"master data: {len(plant_ids)} plants {plant_ids}; files landed on {len(bronze_days)} "
         f"plant-days; {len(days)} plant x day partitions to compute"

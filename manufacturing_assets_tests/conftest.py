@@ -24,3 +24,24 @@ def spark() -> Iterator[Any]:
     session = spark_session("local[2]")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def ui_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """One `dagster dev` (webserver + daemon) on a small sample for every UI test of the
+    session (``ui_server.py``); its progress lines bypass output capture so CI logs show
+    where the time goes."""
+    from manufacturing_assets_tests import ui_server as ui
+
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def sink(line: str) -> None:
+        if capture is None:
+            print(line, flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            print(line, flush=True)
+
+    ui.set_progress_sink(sink)
+    with ui.start_ui_server(tmp_path_factory.mktemp("ui")) as server:
+        yield server

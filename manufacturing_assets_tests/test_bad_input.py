@@ -152,9 +152,26 @@ def test_gzip_jsonl_and_csv_are_read(env) -> None:
         "a.jsonl.gz",
         gzip.compress(jsonl([reading("P01-M01-T1", "2024-03-04T10:00:00+01:00")])),
     )
+    csv = (
+        "device_id,plant_id,machine_id,ts,firmware,status,temperature_c,humidity_pct,"
+        "pressure_bar,vibration_mm_s\n"
+        "P01-M02-T1,P01,P01-M02,2024-03-04T11:00:00+01:00,2.4.0,active,70.0,40.0,2.0,3.0\n"
+    )
+    land(landing, "sensor_readings", "P01", "2024-03-04", "b.csv", csv.encode())
     run(env, REF, "", "")
     run(env, BRONZE, "P01", "2024-03-04")
-    bronze = read_delta(f"{settings.lake_root}/bronze/sensor_readings")
-    assert bronze.select("source_format", "parse_error").rows() == [("jsonl.gz", None)]
-    assert bronze["landing_date"].to_list() == [date(2024, 3, 4)]
-    assert pl.Series(bronze["raw_payload"]).str.contains("P01-M01-T1").all()
+    bronze = read_delta(f"{settings.lake_root}/bronze/sensor_readings").sort("source")
+    assert bronze.select("source_format", "line_number", "parse_error", "device_id").rows() == [
+        ("jsonl.gz", 1, None, "P01-M01-T1"),
+        ("csv", 2, None, "P01-M02-T1"),
+    ]
+    assert bronze["landing_date"].to_list() == [date(2024, 3, 4)] * 2
+    assert pl.Series(bronze["raw_payload"]).str.contains("P01-M0").all()
+    # both reach silver with the same values (the CSV cells are parsed like JSON numbers)
+    assert run(env, SILVER, "P01", "2024-03-04").success
+    silver = read_delta(f"{settings.lake_root}/silver/sensor_readings").sort("device_id")
+    metrics = ["temperature_c", "humidity_pct", "pressure_bar", "vibration_mm_s"]
+    assert silver.select("device_id", *metrics, "flags").rows() == [
+        ("P01-M01-T1", 70.0, 40.0, 2.0, 3.0, ""),
+        ("P01-M02-T1", 70.0, 40.0, 2.0, 3.0, ""),
+    ]

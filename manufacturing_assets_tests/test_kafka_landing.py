@@ -604,9 +604,17 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
         assert committed == {p: ends.get(p) for p in range(3)}
         for p, end in ends.items():
             assert OffsetsLedger(landing).read(topic, p) == (end, None)
-    assert not list(landing.list_objects("raw/")) or all(
-        ".tmp" not in o.key for o in landing.list_objects("raw/")
-    )
+    # On disk (not the listing, which hides temporary files): every data file is a landed
+    # object, and what a kill left behind is at most one hidden temporary file per kill
+    # from outside (the only ones that can stop a write half-way), never a file under a
+    # landed name.
+    on_disk = [p for p in root.rglob("*") if p.is_file()]
+    temporary = [p for p in on_disk if p.name.endswith(".tmp")]
+    listed = {o.key for o in landing.list_objects("raw/")}
+    data_files = {p.relative_to(root).as_posix() for p in on_disk if p not in temporary}
+    assert {k for k in data_files if k.startswith("raw/")} == listed
+    assert all(p.name.startswith(".") for p in temporary), temporary
+    assert len(temporary) <= sum(1 for how, _ in plan if how == "outside")
 
     # Silver equals the silver of an oracle landing without Kafka and without crashes.
     oracle = LandingZone(root=str(tmp_path / "oracle"))

@@ -40,9 +40,9 @@ from manufacturing_assets.sensors.landing import landing_sensor
 from manufacturing_assets_tests.helpers import jsonl, reading
 from manufacturing_assets_tools.benchmarks.landing_sensor import benchmark_landing_sensor
 
-ALL_ASSETS = [
-    a for a in ASSETS if "marts" not in {k.path[0] for k in a.keys}
-]  # master data .. gold
+ALL_ASSETS = [  # master data .. gold (not the marts and the warehouse that read them)
+    a for a in ASSETS if not {k.path[0] for k in a.keys} & {"marts", "warehouse"}
+]
 PLANTS_P01_P02 = (
     "plant_id,plant_name,region,country,timezone\n"
     "P01,Berlin Works,EMEA,DE,Europe/Berlin\n"
@@ -211,7 +211,11 @@ def test_new_files_request_exactly_their_bronze_partitions(store: Store, instanc
     rows = ledger_rows(store)
     assert rows[raw("sensor_readings", "P01", "2024-03-04", "a.jsonl")]["status"] == "new"
     assert rows[raw("sensor_readings", "P01", "2024-03-04", "b.jsonl")]["run_key"] == req.run_key
-    assert "raw/unknown_stream/plant=P01/date=2024-03-05/x.jsonl" not in rows  # not listed
+    unknown = rows["raw/unknown_stream/plant=P01/date=2024-03-05/x.jsonl"]  # listed, reported
+    assert (unknown["status"], unknown["detail"]) == (
+        "ignored",
+        "unknown stream folder 'raw/unknown_stream/'",
+    )
     assert rows["raw/sensor_readings/README.txt"]["status"] == "ignored"
     assert rows[raw("shots", "P01", "2024-03-04", "s.jsonl")]["size"] == len(b'{"shot_id": "x"}\n')
 

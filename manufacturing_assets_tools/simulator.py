@@ -295,13 +295,7 @@ def run_simulate_command(args: Any) -> int:
     else:
         from manufacturing_assets_tools.generator import GeneratorConfig
 
-        landing = LandingZone(
-            root=settings.landing_root,
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.aws_region,
-            aws_access_key_id=settings.aws_access_key_id,
-            aws_secret_access_key=settings.aws_secret_access_key,
-        )
+        landing = settings.landing_zone()
         print(f"simulate: generating sample events (seed {args.seed}, {args.days} days) ...")
         events = generated_events(
             GeneratorConfig(seed=args.seed, days=args.days),

@@ -5,7 +5,6 @@ here beyond "can this be read", every record is kept as landed with its lineage.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
@@ -59,38 +58,89 @@ def bronze_columns(stream: str) -> dict[str, pl.DataType]:
     return BRONZE[stream].schema
 
 
+_BOM = b"\xef\xbb\xbf"
+_BLANK = re.compile(rb"\s*\Z")  # a file of nothing but whitespace has no records
+_BLANK_LINE = re.compile(rb"(?:\A|\n)\r?\n")
+_BAD_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte, as surrogateescape reads it
+_GZIP_BLOCK = 1 << 16
+_GZIP_EOF = "Compressed file ended before the end-of-stream marker was reached"
+
+
+def _utf8_error(exc: UnicodeDecodeError, offset: int, line: int) -> str:
+    byte = exc.object[exc.start]
+    return f"invalid UTF-8: byte 0x{byte:02x} at byte offset {offset + exc.start} (line {line})"
+
+
 def _lines(data: bytes) -> pl.DataFrame:
-    """Split UTF-8 text into lines with 1-based line numbers, dropping blank lines."""
+    """Split text into lines with 1-based line numbers, dropping blank lines.
+
+    A UTF-8 byte-order mark at the start is not part of the first line. A line that is not
+    UTF-8 is kept (undecodable bytes as ``\\xNN``) with ``parse_error`` naming its byte
+    offset; the other lines are read (columns raw_payload, line_number, parse_error).
+    """
+    start = len(_BOM) if data.startswith(_BOM) else 0
     try:
-        frame = pl.read_csv(
-            data,
-            has_header=False,
-            separator="\x1f",
-            quote_char=None,
-            schema={"raw_payload": pl.String},
-            eol_char="\n",
+        data[start:].decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError:
+        utf8 = False
+    frame = None
+    if utf8:
+        try:
+            frame = pl.read_csv(
+                data[start:],
+                has_header=False,
+                separator="\x1f",
+                quote_char=None,
+                schema={"raw_payload": pl.String},
+                eol_char="\n",
+            )
+        except pl.exceptions.PolarsError:
+            frame = None
+        if frame is not None:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias("parse_error"))
+    if frame is None:
+        payloads: list[str] = []
+        errors: list[str | None] = []
+        offset = start
+        for number, raw in enumerate(data[start:].split(b"\n"), 1):
+            try:
+                payloads.append(raw.decode("utf-8"))
+                errors.append(None)
+            except UnicodeDecodeError as exc:
+                payloads.append(raw.decode("utf-8", "backslashreplace"))
+                errors.append(_utf8_error(exc, offset, number))
+            offset += len(raw) + 1
+        if data.endswith(b"\n"):  # the text after the last line break is not a line
+            payloads.pop()
+            errors.pop()
+        frame = pl.DataFrame(
+            {"raw_payload": payloads, "parse_error": errors},
+            schema={"raw_payload": pl.String, "parse_error": pl.String},
         )
-    except pl.exceptions.PolarsError:
-        lines = data.decode("utf-8").split("\n")
-        frame = pl.DataFrame({"raw_payload": lines}, schema={"raw_payload": pl.String})
     frame = frame.with_columns(
         pl.col("raw_payload").str.strip_suffix("\r"),
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_number"),
     )
     return frame.filter(
-        pl.col("raw_payload").is_not_null() & (pl.col("raw_payload").str.strip_chars() != "")
-    )
+        pl.col("parse_error").is_not_null()
+        | (pl.col("raw_payload").is_not_null() & (pl.col("raw_payload").str.strip_chars() != ""))
+    ).select("raw_payload", "line_number", "parse_error")
 
 
 def _flatten(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Open nested objects into prefixed text columns (metrics, shot content)."""
     if stream == "sensor_readings" and "metrics" in frame.columns:
-        metrics, _ = parse_json_objects(frame["metrics"], KNOWN_METRICS, discover=True)
+        # the metrics object is Polars' rendering of a line already checked: no second look
+        metrics, _ = parse_json_objects(
+            frame["metrics"], KNOWN_METRICS, discover=True, strict=False
+        )
         metrics = metrics.select(
             [c for c in metrics.columns if metrics[c].null_count() < metrics.height]
         )
         frame = frame.drop("metrics").hstack(metrics.rename(lambda c: METRIC_PREFIX + c))
     if stream == "shots":
+        # content is a JSON document of its own (a string): checked like a line
         content, err = parse_json_objects(frame["content"], SHOT_MEASURES, discover=True)
         content = content.select(
             [c for c in content.columns if content[c].null_count() < content.height]
@@ -102,37 +152,101 @@ def _flatten(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _read_jsonl(stream: str, data: bytes) -> pl.DataFrame:
-    data.decode("utf-8")  # refuse a file that is not UTF-8 text (UnicodeDecodeError)
     lines = _lines(data)
     fields = STREAM_FIELDS[stream] + ((_NESTED[stream],) if stream in _NESTED else ())
-    values = None
-    try:  # fast path: the whole file is valid JSON lines
-        values = pl.read_ndjson(data, schema={f: pl.String for f in fields})
-        errors = pl.Series("parse_error", [None] * lines.height, dtype=pl.String)
-        if values.height != lines.height:
-            values = None
-    except pl.exceptions.PolarsError:
-        values = None
-    if values is None:
-        values, errors = parse_json_objects(lines["raw_payload"], fields)
-    frame = lines.hstack(values).with_columns(errors.alias("parse_error"))
+    texts = lines.select(
+        pl.when(pl.col("parse_error").is_null()).then(pl.col("raw_payload"))
+    ).to_series()
+    values, errors = parse_json_objects(texts, fields)
+    frame = lines.hstack(values).with_columns(
+        pl.coalesce(pl.col("parse_error"), errors).alias("parse_error")
+    )
     return _flatten(stream, frame)
+
+
+def _gunzip(data: bytes) -> tuple[bytes, Exception | None, int]:
+    """Every gzip member decompressed; on a truncated or corrupt stream, the bytes
+    decompressed before the break, the error and the compressed offset it was found at."""
+    out = bytearray()
+    pos, size = 0, len(data)
+    while pos < size:
+        inflater = zlib.decompressobj(wbits=31)
+        block = pos
+        try:
+            while block < size and not inflater.eof:
+                out += inflater.decompress(data[block : block + _GZIP_BLOCK])
+                block += _GZIP_BLOCK
+        except zlib.error as exc:
+            return bytes(out), exc, block
+        if not inflater.eof:
+            out += inflater.flush()
+            return bytes(out), EOFError(_GZIP_EOF), size
+        pos = min(block, size) - len(inflater.unused_data)
+        if not data[pos:].strip(b"\x00"):  # zero padding after the last member is allowed
+            break
+    return bytes(out), None, size
+
+
+def _read_jsonl_gz(stream: str, data: bytes) -> pl.DataFrame:
+    """Gzipped JSON lines. A truncated or corrupt stream keeps every complete line before
+    the break (each a record) plus one row for the broken tail naming where it starts; with
+    no complete line before the break the file is unreadable."""
+    text, broken, at = _gunzip(data)
+    if broken is None:
+        return _read_jsonl(stream, text)
+    complete = text.rfind(b"\n") + 1
+    if complete == 0:
+        raise broken
+    frame = _read_jsonl(stream, text[:complete])
+    tail = text[complete:]
+    line = text.count(b"\n", 0, complete) + 1
+    error = (
+        f"truncated gzip: {type(broken).__name__}: {broken} (compressed byte {at} of "
+        f"{len(data)}); lines 1-{line - 1} were read, the rest from line {line} "
+        f"(decompressed byte offset {complete}) is lost"
+    )
+    row = pl.DataFrame(
+        {
+            "line_number": [line],
+            "raw_payload": [tail.decode("utf-8", "backslashreplace") if tail else None],
+            "parse_error": [error],
+        },
+        schema={"line_number": pl.Int64, "raw_payload": pl.String, "parse_error": pl.String},
+    )
+    return pl.concat([frame, row], how="diagonal_relaxed")
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"line_number": pl.Int64, "parse_error": pl.String, "raw_payload": pl.String}
+    )
 
 
 def _read_csv(stream: str, data: bytes) -> pl.DataFrame:
     fixed = STREAM_FIELDS[stream]
-    try:
-        frame = pl.read_csv(data, infer_schema=False)
+    data = data.removeprefix(_BOM)
+    if _BLANK.match(data):  # zero bytes (or only blanks): a file with no records
+        return _empty()
+    frame = None
+    if not _BLANK_LINE.search(data):  # Polars reads a blank line as a row of empty cells
+        try:
+            frame = pl.read_csv(data, infer_schema=False)
+        except pl.exceptions.PolarsError:  # ragged rows, not UTF-8: row by row below
+            frame = None
+        if frame is not None and any("_duplicated_" in c for c in frame.columns):
+            frame = None  # a duplicated header name: decided row by row below
+    if frame is not None:
         frame = frame.with_columns(
             pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("line_number"),
             pl.lit(None, pl.String).alias("parse_error"),
         )
-    except pl.exceptions.PolarsError:
+    else:
         frame = _read_csv_slow(data)
-    cells = [c for c in frame.columns if c not in ("line_number", "parse_error")]
+    cells = [c for c in frame.columns if c not in ("line_number", "parse_error", "raw_payload")]
+    payload = pl.struct(cells).struct.json_encode() if cells else pl.lit(None, pl.String)
     frame = frame.with_columns(
         pl.when(pl.col("parse_error").is_null())
-        .then(pl.struct(cells).struct.json_encode())
+        .then(payload)
         .otherwise(pl.col("raw_payload") if "raw_payload" in frame.columns else None)
         .alias("raw_payload")
     )
@@ -144,7 +258,7 @@ def _read_csv(stream: str, data: bytes) -> pl.DataFrame:
     )
     rename = {}
     for c in cells:
-        if c not in fixed and c != "raw_payload":
+        if c not in fixed:
             rename[c] = (METRIC_PREFIX + c) if stream == "sensor_readings" else c
     frame = frame.rename(rename)
     if stream == "shots" and "content" in frame.columns:
@@ -152,29 +266,65 @@ def _read_csv(stream: str, data: bytes) -> pl.DataFrame:
     return frame
 
 
+def _readable(cell: str) -> str:
+    return cell.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _read_csv_slow(data: bytes) -> pl.DataFrame:
-    """Row-by-row CSV for files Polars refuses (ragged rows): bad rows get a parse_error."""
-    text = data.decode("utf-8")
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader)
+    """Row-by-row CSV for files Polars refuses or would misread: a row longer than the
+    header, a row with bytes that are not UTF-8 (named with its line) and every row of a
+    file whose header names a column twice get a ``parse_error``; a short row reads its
+    missing trailing cells as empty; blank lines are not rows."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", "surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        return _empty()
+    header_error = None
+    if any(_BAD_BYTE.search(h) for h in header):
+        header_error = "invalid UTF-8 in the CSV header (line 1)"
+    else:
+        repeated = sorted({h for h in header if header.count(h) > 1})
+        if repeated:
+            header_error = (
+                "duplicated column " + ", ".join(map(repr, repeated)) + " in the CSV header"
+            )
+    names = [_readable(h) for h in header]
     rows: list[dict[str, str | int | None]] = []
     for row in reader:
         line_no = reader.line_num
         if not row:
             continue
-        if len(row) != len(header):
+        error = header_error
+        bad = next((i for i, cell in enumerate(row) if _BAD_BYTE.search(cell)), None)
+        if error is None and bad is not None:
+            char = _BAD_BYTE.search(row[bad]).group(0)  # type: ignore[union-attr]
+            column = names[bad] if bad < len(names) else f"#{bad + 1}"
+            error = (
+                f"invalid UTF-8: byte 0x{ord(char) - 0xDC00:02x} in line {line_no}, "
+                f"column {column!r}"
+            )
+        if error is None and len(row) > len(header):
+            error = f"malformed CSV row: expected {len(header)} fields, got {len(row)}"
+        if error is not None:
             rows.append(
                 {
                     "line_number": line_no,
-                    "parse_error": f"malformed CSV row: expected {len(header)} fields, got {len(row)}",
-                    "raw_payload": json.dumps(row),
+                    "parse_error": error,
+                    "raw_payload": json.dumps([_readable(c) for c in row], ensure_ascii=False),
                 }
             )
             continue
+        # an empty cell is null, as Polars reads it (the raw payload is the same either way)
+        cells = [c if c != "" else None for c in row] + [None] * (len(header) - len(row))
         rows.append(
-            {"line_number": line_no, "parse_error": None, **dict(zip(header, row, strict=True))}
+            {"line_number": line_no, "parse_error": None, **dict(zip(header, cells, strict=True))}
         )
-    schema = {h: pl.String for h in header} | {
+    columns = [] if header_error else header
+    schema = {h: pl.String for h in columns} | {
         "line_number": pl.Int64,
         "parse_error": pl.String,
         "raw_payload": pl.String,
@@ -183,12 +333,15 @@ def _read_csv_slow(data: bytes) -> pl.DataFrame:
 
 
 def _read_parquet(data: bytes) -> pl.DataFrame:
+    if not data:  # zero bytes: a file with no records
+        return _empty()
     frame = pl.read_parquet(data)
     frame = frame.with_columns(
         [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t != pl.String]
     )
+    payload = pl.struct(frame.columns).struct.json_encode() if frame.width else pl.lit(None)
     return frame.with_columns(
-        pl.struct(frame.columns).struct.json_encode().alias("raw_payload"),
+        payload.cast(pl.String).alias("raw_payload"),
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_number"),
         pl.lit(None, pl.String).alias("parse_error"),
     )
@@ -208,7 +361,7 @@ def read_landed_file(
     fmt = next((f[1:] for f in FORMATS if name.endswith(f)), "unknown")
     try:
         if fmt == "jsonl.gz":
-            frame = _read_jsonl(stream, gzip.decompress(data))
+            frame = _read_jsonl_gz(stream, data)
         elif fmt == "jsonl":
             frame = _read_jsonl(stream, data)
         elif fmt == "csv":
@@ -219,14 +372,7 @@ def read_landed_file(
             raise ValueError(
                 f"unsupported file format of {name!r} (expected one of {', '.join(FORMATS)})"
             )
-    except (
-        OSError,
-        EOFError,
-        zlib.error,
-        UnicodeDecodeError,
-        ValueError,
-        pl.exceptions.PolarsError,
-    ) as exc:
+    except Exception as exc:  # every reason a file cannot be read becomes its one row
         frame = pl.DataFrame(
             {
                 "line_number": [0],

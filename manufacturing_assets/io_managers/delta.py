@@ -1,7 +1,8 @@
 """Delta Lake IO manager that owns the partition semantics of the lake.
 
 Tables live at ``<root_uri>/<asset key path>`` (e.g. ``<root>/silver/sensor_readings``);
-``root_uri`` is a local path or ``s3://bucket/prefix`` (S3 settings in ``storage_options``).
+``root_uri`` is a local path or ``s3://bucket/prefix`` (S3 connection in ``s3``, credentials as
+``EnvVar``; further delta-rs options in ``storage_options``).
 
 Partitions: assets are unpartitioned, partitioned by ``MultiPartitionsDefinition({"date":
 daily, "plant": dynamic})``, or by a single ``DailyPartitionsDefinition``. Asset metadata
@@ -46,6 +47,7 @@ from dagster import (
 )
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+from pydantic import Field
 
 from manufacturing_assets.catalogue import table as catalogue_table
 from manufacturing_assets.catalogue.derive import column_schema
@@ -54,6 +56,7 @@ from manufacturing_assets.io_managers.schema_policy import (
     normalize_frame,
     reconcile_schema,
 )
+from manufacturing_assets.resources.s3 import S3Connection, delta_storage_options
 
 DEFAULT_PARTITION_EXPR: dict[str, str] = {"plant": "plant_id", "date": "production_date"}
 
@@ -481,11 +484,26 @@ def written_column_schema(asset_path: Sequence[str], schema: pl.Schema) -> Table
 class DeltaLakeIOManager(ConfigurableIOManager):
     """Stores asset outputs as Delta tables at ``<root_uri>/<asset key path>``.
 
-    See the module docstring for partition, load and schema semantics.
+    See the module docstring for partition, load and schema semantics. On S3 the delta-rs
+    options come from the nested ``s3`` connection (credentials as ``EnvVar``, read when a
+    table is opened: ``resources/s3.py``), so no secret is part of the configuration;
+    configured ``storage_options`` hold further non-secret options and win over them.
     """
 
     root_uri: str
-    storage_options: dict[str, str] = {}
+    s3: S3Connection | None = Field(
+        default=None, description="S3 connection of an s3:// lake (credentials as EnvVar)."
+    )
+    extra_storage_options: dict[str, str] = Field(
+        default={},
+        alias="storage_options",
+        description="Further delta-rs options (never credentials: those come from s3).",
+    )
+
+    @property
+    def storage_options(self) -> dict[str, str]:
+        """The delta-rs options tables are opened with, built now."""
+        return {**delta_storage_options(self.s3), **self.extra_storage_options}
 
     def table_uri(self, asset_path: Sequence[str]) -> str:
         """Location of the table of an asset key path."""

@@ -4,6 +4,9 @@ A landed line is the message value as sent (numbers keep their literal text) on 
 with ``"_kafka": {topic, partition, offset, key, timestamp}`` appended for lineage. A message
 that is not UTF-8, not a JSON object or has no usable ``ts`` (or cannot be routed,
 ``routing.py``) becomes a dead-letter line: its coordinates, stream, error and value.
+Whatever exception decoding a message raises (a ``ts`` outside the range of a datetime,
+JSON nested deeper than the parser recurses, ...) makes it a dead letter naming the error,
+never a failed landing pass: :meth:`LineEncoder.encode` is the one place that decides.
 """
 
 import base64
@@ -26,7 +29,12 @@ def _timestamp_ms(message: Any) -> int | None:
     return value if kind != 0 else None  # 0 = TIMESTAMP_NOT_AVAILABLE
 
 
-_json_decode = json.JSONDecoder().decode
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# NaN and Infinity are Python's extension of JSON: refused, as the file readers refuse them
+_json_decode = json.JSONDecoder(parse_constant=_not_json).decode
 try:  # optional, ~3x faster; strictly RFC 8259, so json (its superset) decides on failure
     from orjson import loads as _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
@@ -65,6 +73,17 @@ class LineEncoder:
         return cached
 
     def encode(self, message: Any) -> tuple[str, date, str]:
+        """(plant, production date, JSON line); raises :class:`DeadLetter` and nothing else."""
+        try:
+            return self._encode(message)
+        except DeadLetter:
+            raise
+        except RecursionError:
+            raise DeadLetter("invalid JSON: nested too deeply to decode (RecursionError)") from None
+        except Exception as exc:  # any other failure to decode is this message's, not the pass's
+            raise DeadLetter(f"cannot decode the message: {type(exc).__name__}: {exc}") from None
+
+    def _encode(self, message: Any) -> tuple[str, date, str]:
         value = message.value()
         if value is None:
             raise DeadLetter("empty message (tombstone)")
@@ -89,6 +108,10 @@ class LineEncoder:
         plant, zone = self.router.plant(key, record)
         try:
             day = production_date(ts, zone)
+        except OverflowError:
+            raise DeadLetter(
+                f"field 'ts' is outside the range of representable times: {ts!r}"
+            ) from None
         except ValueError:
             raise DeadLetter(f"field 'ts' is not an ISO-8601 timestamp: {ts!r}") from None
         topic = message.topic()
@@ -114,7 +137,10 @@ def landed_line(message: Any, router: Router) -> tuple[str, date, str]:
 
 
 def deadletter_line(message: Any, stream: str, error: str) -> str:
+    """The dead-letter line of a message: coordinates, stream, error, value (as text when it
+    is UTF-8, else ``value_base64``). Always valid UTF-8 JSON, whatever the error text holds."""
     value = message.value()
+    error = error.encode("utf-8", "backslashreplace").decode("utf-8")
     entry: dict[str, Any] = {
         "topic": message.topic(),
         "partition": message.partition(),

@@ -35,7 +35,9 @@ def production_date(ts: str, tz: ZoneInfo) -> date:
     With an offset (``+01:00``, ``Z``) it is that instant; without, it is plant-local
     time: ``fold=0`` takes the earlier offset in a DST fold and, in a DST gap, the offset
     in force before the gap (the wall time is shifted forward by the gap). A date
-    without a time is not a timestamp. Raises ``ValueError``.
+    without a time is not a timestamp, nor is a leap second (``23:59:60``, as in silver).
+    Raises ``ValueError``, or ``OverflowError`` when the instant falls outside the range of
+    a datetime once converted (``9999-12-31T23:00:00-05:00``).
     """
     text = ts.strip()
     if len(text) < 16 or text[10] not in "Tt ":

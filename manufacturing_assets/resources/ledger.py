@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import polars as pl
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from manufacturing_assets.io_managers.delta import read_delta
+from manufacturing_assets.resources.s3 import S3Connection, delta_storage_options
 
 LEDGER_PATH = "_system/landing_ledger"
 
@@ -38,13 +40,27 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
 class LandingLedger(ConfigurableResource):
     """Append-only Delta table of every landing-zone object the landing sensor has seen.
 
-    ``uri`` is ``<lake root>/_system/landing_ledger`` (a folder or ``s3://...``);
-    ``storage_options`` are delta-rs options (``Settings.delta_storage_options()``).
+    ``uri`` is ``<lake root>/_system/landing_ledger`` (a folder or ``s3://...``). On S3
+    the delta-rs options come from the nested ``s3`` connection (credentials as ``EnvVar``,
+    read when the ledger is used: ``resources/s3.py``); configured ``storage_options``
+    hold further non-secret options and win over the derived ones.
     """
 
     uri: str
-    storage_options: dict[str, str] = {}
+    s3: S3Connection | None = Field(
+        default=None, description="S3 connection of an s3:// ledger (credentials as EnvVar)."
+    )
+    extra_storage_options: dict[str, str] = Field(
+        default={},
+        alias="storage_options",
+        description="Further delta-rs options (never credentials: those come from s3).",
+    )
     compact_after_files: int = 64
+
+    @property
+    def storage_options(self) -> dict[str, str]:
+        """The delta-rs options the table is opened with, built now."""
+        return {**delta_storage_options(self.s3), **self.extra_storage_options}
 
     def read(self) -> pl.DataFrame:
         """Every ledger row (empty frame with the ledger schema when there is no table)."""

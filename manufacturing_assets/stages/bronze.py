@@ -28,8 +28,16 @@ def iter_bronze(
 ) -> Iterator[pl.DataFrame]:
     """Bronze rows of every file landed for the given plants and dates, in chunks of about
     ``chunk_rows`` (whole files); never raises on bad content. ``stats`` is filled in as
-    files are read (files, unreadable files, empty partitions, unparsed records)."""
-    stats.update(files=[], unreadable={}, empty_partitions=[], unparsed_records=0)
+    files are read (files, unreadable files, files with no records, truncated files, empty
+    partitions, unparsed records)."""
+    stats.update(
+        files=[],
+        unreadable={},
+        empty_files=[],
+        truncated={},
+        empty_partitions=[],
+        unparsed_records=0,
+    )
     pending: list[pl.DataFrame] = []
     size = 0
     for plant, days in plants_dates.items():
@@ -46,6 +54,12 @@ def iter_bronze(
                 stats["unparsed_records"] += int(errors.is_not_null().sum())
                 if frame.height == 1 and (errors[0] or "").startswith("file unreadable"):
                     stats["unreadable"][obj.key] = errors[0]
+                elif frame.height == 0:  # zero bytes, a CSV header only, a zero-row parquet ...
+                    stats["empty_files"].append(obj.key)
+                else:
+                    tail = errors.filter(errors.str.starts_with("truncated gzip"))
+                    if tail.len():
+                        stats["truncated"][obj.key] = tail[0]
                 stats["files"].append(obj.key)
                 pending.append(frame)
                 size += frame.height

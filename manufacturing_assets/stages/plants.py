@@ -10,6 +10,8 @@ from typing import Any, Protocol
 import narwhals as nw
 import polars as pl
 
+from manufacturing_assets.ingest.routing import plant_id_problem
+
 
 class Engine(Protocol):
     """Turns Polars frames into the engine's lazy frames and collects results back
@@ -22,6 +24,23 @@ class Engine(Protocol):
 
 class UnknownPlantError(ValueError):
     """A partition names a plant that master data gives no time zone."""
+
+
+class UnsafePlantIdError(ValueError):
+    """A partition names a plant id that cannot be a landing folder (path characters ...)."""
+
+
+def require_safe_plant_ids(plants: Iterable[str]) -> None:
+    """Raise :class:`UnsafePlantIdError` naming every plant id that does not match
+    ``ingest/routing.PLANT_ID_PATTERN``; call it before building a landing path from a
+    partition, so no partition value can make a reader leave the landing root."""
+    bad = {p: plant_id_problem(p) for p in plants if plant_id_problem(p)}
+    if bad:
+        raise UnsafePlantIdError(
+            "refusing partition(s) with unsafe plant ids: "
+            + "; ".join(f"{p!r}: {why}" for p, why in sorted(bad.items()))
+            + " (remove the dynamic partition; master data with such ids is refused)"
+        )
 
 
 @dataclass(frozen=True)
@@ -38,8 +57,10 @@ def plant_days(
 ) -> list[PlantDays]:
     """``{plant: dates}`` (a run's partitions) -> one :class:`PlantDays` per plant.
 
-    Raises :class:`UnknownPlantError` naming every plant without a time zone.
+    Raises :class:`UnsafePlantIdError` for a plant id that could not be a partition, and
+    :class:`UnknownPlantError` naming every plant without a time zone.
     """
+    require_safe_plant_ids(targets)
     unknown = [p for p in targets if p not in timezones]
     if unknown:
         raise UnknownPlantError(

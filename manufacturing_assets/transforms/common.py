@@ -10,7 +10,7 @@ import narwhals as nw
 
 from manufacturing_assets.catalogue.quarantine import QUARANTINE_COLUMNS as QUARANTINE_TABLE_COLUMNS
 from manufacturing_assets.contract import QUARANTINE_REASONS
-from manufacturing_assets.transforms.native import local_date, parse_timestamp
+from manufacturing_assets.transforms.native import LEAP_SECOND_RE, local_date, parse_timestamp
 
 Frame = nw.LazyFrame[Any]
 
@@ -79,9 +79,20 @@ def standard_checks(
         (
             "unparseable_ts",
             nw.col("ts_utc").is_null(),
-            nw.concat_str(
-                nw.lit(f"field '{ts_column}' is not an ISO-8601 timestamp: "),
-                text(ts_column),
+            nw.when(text(ts_column).str.contains(LEAP_SECOND_RE))
+            .then(
+                nw.concat_str(
+                    nw.lit(
+                        f"field '{ts_column}' is a leap second, which UTC timestamps cannot hold: "
+                    ),
+                    text(ts_column),
+                )
+            )
+            .otherwise(
+                nw.concat_str(
+                    nw.lit(f"field '{ts_column}' is not an ISO-8601 timestamp: "),
+                    text(ts_column),
+                )
             ),
         ),
         (

@@ -5,7 +5,10 @@ ISO-8601 parsing with per-row offsets and the contract's DST rules (section 7):
 - one without an offset is plant-local: in a DST fold it takes the earlier offset, in a
   DST gap it is shifted forward by the gap (the same rule as Python's ``fold=0`` and
   Java's ``LocalDateTime.atZone``);
-- anything else (including a date without a time) is unparseable -> null.
+- anything else (including a date without a time) is unparseable -> null;
+- so is a leap second (``23:59:60``): a stored UTC timestamp has no 61st second, and reading
+  it as the next minute (what Polars alone would do) could move it to the next day. Spark
+  and Python's ``datetime`` refuse it too (docs/contract-decisions.md).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import narwhals as nw
 
 _ISO_DATE_SPACE = r"^(\d{4}-\d{2}-\d{2}) "
+LEAP_SECOND_RE = r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:60"
 
 
 def is_spark(frame: nw.LazyFrame[Any] | nw.DataFrame[Any]) -> bool:
@@ -59,7 +63,9 @@ def _parse_polars(native: Any, column: str, tz: str, alias: str) -> Any:
         .dt.convert_time_zone("UTC")
     )
     has_offset = text.str.contains(r"([+-]\d{2}:?\d{2})$")
-    return native.with_columns(pl.when(has_offset).then(aware).otherwise(local_utc).alias(alias))
+    leap = text.str.contains(LEAP_SECOND_RE)
+    parsed = pl.when(leap).then(None).when(has_offset).then(aware).otherwise(local_utc)
+    return native.with_columns(parsed.alias(alias))
 
 
 def _parse_spark(native: Any, column: str, tz: str, alias: str) -> Any:

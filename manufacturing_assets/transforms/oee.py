@@ -6,7 +6,8 @@ comes as the typed snapshot valid for each production date
 (``master_data.reference_for_dates``), joined on ``production_date`` + key.
 
 Ratios are null where the denominator is 0 (``_ratio`` divides by null instead of 0, so
-Spark in ANSI mode never sees a division by zero).
+Spark in ANSI mode never sees a division by zero). Sums of doubles (times, costs) go
+through ``sums.exact_sum``: the same bits on every run, for any row order, on both engines.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from manufacturing_assets.transforms.machine_events import (
     seconds_between,
 )
 from manufacturing_assets.transforms.shots import in_days
+from manufacturing_assets.transforms.sums import exact_sum
 
 DAY_KEY = ["plant_id", "production_date", "machine_id"]
 HOUR_KEY = [*DAY_KEY, "hour_start_utc"]
@@ -78,7 +80,9 @@ def _int_sum(expr: nw.Expr) -> nw.Expr:
 
 
 def _float_sum(expr: nw.Expr) -> nw.Expr:
-    return expr.cast(nw.Float64()).fill_null(0.0).sum().cast(nw.Float64())
+    """Sum as Float64, 0.0 over no rows or only nulls; the same bits whatever the order
+    of the rows and the engine (``transforms/sums.py``)."""
+    return exact_sum(expr)
 
 
 def _keys(frame: Frame, keys: Sequence[str]) -> Frame:
@@ -118,7 +122,7 @@ def _mounted_longest(assignments: Frame, windows: Frame, keys: Sequence[str]) ->
         .with_columns(seconds_between(nw.col("_from"), nw.col("_to")).alias("_overlap_s"))
     )
     per_mold = overlap.group_by(*keys, "mold_id").agg(
-        nw.col("_overlap_s").sum().alias("_mounted_s"),
+        _float_sum(nw.col("_overlap_s")).alias("_mounted_s"),
         nw.col("valid_from").max().alias("_latest_from"),
     )
     return per_mold.unique(
@@ -245,7 +249,7 @@ def gold_run_rate_hourly(
             ).alias("_run_s")
         )
         .group_by(*HOUR_KEY)
-        .agg(nw.col("_run_s").sum().alias("running_s"))
+        .agg(_float_sum(nw.col("_run_s")).alias("running_s"))
     )
     shot_rows = shots.with_columns(nw.col("ts").dt.truncate("1h").alias("hour_start_utc"))
     shot_counts = shot_rows.group_by(*HOUR_KEY).agg(nw.len().cast(nw.Int64()).alias("shots"))

@@ -32,9 +32,10 @@ from manufacturing_assets.transforms.common import (
     text,
     with_event_time,
 )
+from manufacturing_assets.transforms.sums import exact_mean, exact_mean_parts
 
 # A number only if it is a decimal literal (an exponent is tolerated: JSON numbers may
-# be rendered that way); anything else non-empty is `unparseable`.
+# be rendered that way) whose value a double holds; anything else non-empty is `unparseable`.
 DECIMAL_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 DEDUP_KEY = ("device_id", "ts")
 SILVER_KEY_COLUMNS = (
@@ -70,9 +71,15 @@ def _metric_columns(frame: Frame, metric: str, raw: str, fahrenheit: str | None 
     """
     is_num = f"_isnum__{metric}"
     sent = f"_sent__{metric}"
-    frame = frame.with_columns(nw.col(raw).str.contains(DECIMAL_RE).fill_null(False).alias(is_num))
     frame = frame.with_columns(
-        nw.when(nw.col(is_num)).then(nw.col(raw).cast(nw.Float64())).alias(sent),
+        nw.when(nw.col(raw).str.contains(DECIMAL_RE))
+        .then(nw.col(raw).cast(nw.Float64()))
+        .alias(sent)
+    )
+    # a decimal literal beyond the range of a double (1e309) is no number either
+    frame = frame.with_columns(nw.col(sent).is_finite().fill_null(False).alias(is_num))
+    frame = frame.with_columns(
+        nw.when(nw.col(is_num)).then(nw.col(sent)).alias(sent),
         (~nw.col(raw).is_null() & ~nw.col(is_num)).alias(f"_unparseable__{metric}"),
     )
     frame = frame.with_columns(
@@ -185,21 +192,28 @@ def gold_sensor_hourly(silver: Frame) -> Frame:
         nw.col("is_valid").cast(nw.Int64()).alias("_valid"),
         *[expr.alias(f"_{m}") for m, expr in in_range.items()],
     )
+    keys = ["plant_id", "production_date", "machine_id", "hour_start_utc"]
     aggs: list[nw.Expr] = [
         nw.len().cast(nw.Int64()).alias("readings"),
         nw.col("_valid").sum().cast(nw.Int64()).alias("valid_readings"),
     ]
+    columns = [*keys, "readings", "valid_readings"]
+    # means from order-independent sums (sums.py): bit-identical on every run and engine
     for m in METRIC_RANGES:
         aggs += [
-            nw.col(f"_{m}").mean().alias(f"{m}_avg"),
+            *exact_mean_parts(nw.col(f"_{m}"), f"{m}_avg"),
             nw.col(f"_{m}").min().alias(f"{m}_min"),
             nw.col(f"_{m}").max().alias(f"{m}_max"),
         ]
+        columns += [f"{m}_avg", f"{m}_min", f"{m}_max"]
     aggs.append(
         nw.col("_vibration_mm_s").quantile(0.95, interpolation="linear").alias("vibration_mm_s_p95")
     )
+    columns.append("vibration_mm_s_p95")
     return (
-        frame.group_by("plant_id", "production_date", "machine_id", "hour_start_utc")
+        frame.group_by(*keys)
         .agg(*aggs)
-        .sort("plant_id", "production_date", "machine_id", "hour_start_utc")
+        .with_columns(*[exact_mean(f"{m}_avg") for m in METRIC_RANGES])
+        .select(*columns)
+        .sort(*keys)
     )

@@ -72,6 +72,14 @@ def extra_column_name(key: str) -> str:
     return f"content_{key}" if key in SILVER_COLUMNS else key
 
 
+def content_value(raw: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
+    """``(value, unparseable)`` of a content key's text: Float64 when it is a decimal literal
+    a double holds (``1e309`` is not: null and ``unparseable``, the shot stays)."""
+    value, unparseable = parse_float(raw)
+    finite = value.is_finite().fill_null(False)
+    return nw.when(finite).then(value), unparseable | (~raw.is_null() & ~finite)
+
+
 def in_days(assignments: Frame, calendar: Frame) -> Frame:
     """Assignment intervals (of the snapshot for each production date) that overlap that
     plant-local day: ``valid_from < day_end`` and ``valid_to`` open or ``> day_start``.
@@ -178,7 +186,7 @@ def silver_shots(bronze: Frame, tz: str, dates: Sequence[date], assignments: Fra
     values: dict[str, nw.Expr] = {}
     flags: list[tuple[str, nw.Expr]] = [("unparseable_content", ~nw.col("content_error").is_null())]
     for key in (*SHOT_MEASURES, *extra):
-        value, unparseable = parse_float(text(CONTENT_PREFIX + key))
+        value, unparseable = content_value(text(CONTENT_PREFIX + key))
         column = key if key in SHOT_MEASURES else extra_column_name(key)
         values[column] = value.alias(column)
         flags.append((f"unparseable:{key}", unparseable))

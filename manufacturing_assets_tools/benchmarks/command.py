@@ -1,7 +1,8 @@
 """`manufacturing-assets benchmark`: time each stage on one plant-day and print figures.
 
 Sensor readings by default (:mod:`.sensor_readings`), the production streams with
-``--production`` (:mod:`.production`).
+``--production`` (:mod:`.production`), the warehouse loads with ``--warehouse``
+(:mod:`.warehouse`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ import polars as pl
 
 def run_benchmark(args: argparse.Namespace) -> None:
     # each benchmark imported only when run: one's imports never break the other
+    if getattr(args, "warehouse", False):  # issue 11: Delta -> DuckDB and fakesnow, 1M rows
+        from .warehouse import run_warehouse_benchmark
+
+        with _workdir(args) as workdir:
+            run_warehouse_benchmark(workdir)
+        return
     if getattr(args, "backfill", False):  # issue 10: 3 plants x N days, the whole graph
         from .backfill import run_backfill
 

@@ -135,6 +135,8 @@ def benchmark_landing_sensor(
 
         import boto3
 
+        from manufacturing_assets.resources.s3 import S3Connection
+
         # moto in its own process (as S3 would be), not sharing this interpreter's GIL.
         port = _free_port()
         server = subprocess.Popen(
@@ -149,19 +151,9 @@ def benchmark_landing_sensor(
             boto3.client(
                 "s3", endpoint_url=endpoint, region_name="us-east-1", **creds
             ).create_bucket(Bucket="bench")
-            landing = LandingZone(
-                root="s3://bench/landing", endpoint_url=endpoint, region_name="us-east-1", **creds
-            )
-            ledger = LandingLedger(
-                uri=ledger_uri("s3://bench/lake"),
-                storage_options={
-                    "AWS_ENDPOINT_URL": endpoint,
-                    "AWS_ALLOW_HTTP": "true",
-                    "AWS_REGION": "us-east-1",
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                },
-            )
+            s3 = S3Connection(endpoint_url=endpoint, region_name="us-east-1", **creds)
+            landing = LandingZone(root="s3://bench/landing", s3=s3)
+            ledger = LandingLedger(uri=ledger_uri("s3://bench/lake"), s3=s3)
             results["s3"] = _bench_one(landing, ledger, n_files)
         finally:
             server.terminate()
