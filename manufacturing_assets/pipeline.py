@@ -371,6 +371,7 @@ def format_summary(settings: Settings, report: PipelineReport) -> str:
         "",
         f"Landing zone: {settings.landing_root}",
         f"Delta lake:   {settings.lake_root}  (<layer>/<table>, e.g. silver/sensor_readings)",
+        *settings.warehouse_io_manager().warehouse().summary_lines(),
         f"Dagster home: {home}",
         "",
         "Open the UI on the same instance:",

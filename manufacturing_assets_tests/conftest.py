@@ -14,6 +14,11 @@ import pytest
 # before any test module imports `manufacturing_assets.partitions`.
 os.environ.setdefault("MA_START_DATE", "2024-01-01")
 
+# The sample run (the whole pipeline on the generated sample), once per test session for
+# every module that asks for it: registered here, never imported into a test module (an
+# imported fixture is instantiated once per importing module).
+from manufacturing_assets_tests.sample_run import sample_run  # noqa: E402, F401
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:

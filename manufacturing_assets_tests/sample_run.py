@@ -11,7 +11,7 @@ left it read the copy, whatever ran before them.
 
 Use it from a test module with::
 
-    from manufacturing_assets_tests.sample_run import sample_run  # noqa: F401 (fixture)
+    def test_x(sample_run): ...  # registered in conftest.py: one run per session
 
 """
 

@@ -56,7 +56,7 @@ DIMENSIONS: dict[str, dict[str, dict[str, str]]] = {
     "engine": {"polars": {}, "spark": {"MA_ENGINE": "spark"}},
 }
 # variables of other settings are removed from the inherited environment (environment.py)
-CLEARED_PREFIXES = ("MA_", "KAFKA_", "AWS_")
+CLEARED_PREFIXES = ("MA_", "KAFKA_", "AWS_", "SNOWFLAKE_")
 
 
 def label(choice: dict[str, str]) -> str:

@@ -15,11 +15,10 @@ from manufacturing_assets.environment import Settings, build_resources
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import partition_key
 from manufacturing_assets.pipeline import ALL_DEFS, LAYERS, QUIET
-from manufacturing_assets_tests.sample_run import sample_run  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
-def sample(sample_run: dict[str, Any]) -> dict[str, Any]:  # noqa: F811 (the shared run)
+def sample(sample_run: dict[str, Any]) -> dict[str, Any]:  # the session's sample run
     return sample_run
 
 

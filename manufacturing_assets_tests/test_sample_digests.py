@@ -41,7 +41,6 @@ from deltalake import DeltaTable
 
 from manufacturing_assets_tests.sample_run import (
     GeneratorConfig,
-    sample_run,  # noqa: F401 (session fixture)
     sample_run_in,
 )
 

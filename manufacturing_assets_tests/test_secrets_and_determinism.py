@@ -64,7 +64,6 @@ from manufacturing_assets.stages.plants import PlantDays
 from manufacturing_assets.transforms.sums import exact_sum
 from manufacturing_assets_tests.helpers import jsonl, reading
 from manufacturing_assets_tests.sample_run import (
-    sample_run,  # noqa: F401 (session fixture)
     sample_run_in,
 )
 from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone

@@ -62,7 +62,6 @@ from manufacturing_assets.warehouse import (
     WarehouseTypeConflict,
 )
 from manufacturing_assets.warehouse.schema import warehouse_family
-from manufacturing_assets_tests.sample_run import sample_run  # noqa: F401 (session fixture)
 from manufacturing_assets_tools.snowflake_server import FakesnowServer, fakesnow_server
 from manufacturing_assets_tools.synthetic import synthetic_rows
 

@@ -20,8 +20,12 @@ from dagster import (
     AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     MetadataValue,
     Output,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
 )
 
 from manufacturing_assets.checks.plant_day import Outcome, PlantDayCheck
@@ -148,17 +152,43 @@ class PlantDayRecords:
                     partition_key=str(partition_key(plant.plant, day)),
                 )
 
+    def _latest_materializations(
+        self,
+    ) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+        """Partition -> the materialization each evaluation judges (this run's, written
+        just before): the UI shows a check's partition status only for evaluations that
+        point at the partition's latest materialization."""
+        keys = sorted({str(partition_key(p, d)) for _, p, d in self.outcomes})
+        if not keys:
+            return {}
+        records = self.context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=self.asset_key, asset_partitions=keys),
+            limit=len(keys) * 4,
+        ).records
+        latest: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
+        for record in records:  # newest first
+            part = record.partition_key
+            if part is not None and part not in latest:
+                latest[part] = AssetCheckEvaluationTargetMaterializationData(
+                    storage_id=record.storage_id,
+                    run_id=record.event_log_entry.run_id,
+                    timestamp=record.timestamp,
+                )
+        return latest
+
     def results(self) -> Iterator[AssetCheckEvaluation | Output]:
         """One evaluation per check and plant-day, then the check's step output."""
         output_names = {
             spec.key: name
             for name, spec in self.context.assets_def.check_specs_by_output_name.items()
         }
+        targets = self._latest_materializations()
         for check in self.checks:
             for (name, plant, day), outcomes in sorted(self.outcomes.items()):
                 if name != check.name:
                     continue
                 outcome = merge_outcomes(outcomes)
+                key = str(partition_key(plant, day))
                 yield AssetCheckEvaluation(
                     asset_key=self.asset_key,
                     check_name=check.name,
@@ -172,7 +202,8 @@ class PlantDayRecords:
                     severity=check.severity,
                     description=outcome.description,
                     blocking=check.blocking,
-                    partition=str(partition_key(plant, day)),
+                    partition=key,
+                    target_materialization_data=targets.get(key),
                 )
             yield Output(None, output_name=output_names[AssetCheckKey(self.asset_key, check.name)])
 
