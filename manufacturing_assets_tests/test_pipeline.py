@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,18 @@ def test_every_partition_materialized_and_checks_pass(sample: dict[str, Any]) ->
     assert report.failed_steps == []
     failed = [c for c in report.checks if not c["passed"] and c["severity"] == "ERROR"]
     assert failed == []
+    # the only warnings are the sample's deliberate bad input, on the plant-days it lands on
+    warned = sorted(
+        (c["asset"], c["check"], c["partition"]) for c in report.checks if not c["passed"]
+    )
+    assert warned == [
+        ("silver/machine_events", "quarantine_share", "P01 2024-03-31"),
+        ("silver/machine_events", "quarantine_share", "P02 2024-03-30"),
+        ("silver/machine_events", "quarantine_share", "P02 2024-03-31"),
+        ("silver/quality_inspections", "quarantine_share", "P01 2024-03-31"),
+        ("silver/quality_inspections", "quarantine_share", "P01 2024-04-01"),
+    ]
+    assert all(c["severity"] == "WARN" for c in report.checks if not c["passed"])
     silver = table(sample["settings"], "silver", "sensor_readings")
     days = {date(2024, 3, 30), date(2024, 3, 31), date(2024, 4, 1)}
     for plant in ("P01", "P02"):
@@ -139,18 +152,33 @@ def test_rematerializing_one_partition_is_idempotent_and_leaves_others_untouched
         assert new.filter(~target).sort(order).equals(old.filter(~target).sort(order)), name
 
 
-def test_summary_mentions_every_layer(sample: dict[str, Any], tmp_path: Path) -> None:
+def test_summary_counts_rows_and_checks_per_table(sample: dict[str, Any], tmp_path: Path) -> None:
     from manufacturing_assets.pipeline import format_summary
 
-    text = format_summary(sample["settings"], sample["report"])
-    for needle in (
-        "bronze/sensor_readings",
-        "silver/sensor_readings",
-        "gold/sensor_hourly",
-        "dagster dev",
-        "Checks:",
-    ):
-        assert needle in text
+    s = sample["settings"]
+    text = format_summary(s, sample["report"])
+    # the tables and counts fit a 100-column terminal (paths and commands are what they are)
+    body = text.split("Landing zone:")[0]
+    assert max(len(line) for line in body.splitlines()) <= 100
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if "/" in line[:34]}
+    for name in ("bronze/sensor_readings", "silver/sensor_readings", "gold/sensor_hourly"):
+        frame = table(s, *name.split("/"))
+        date_col = "landing_date" if name.startswith("bronze") else "production_date"
+        partitions, n, passed, failed = rows[name]
+        assert int(n) == frame.height, name
+        assert int(partitions) == frame.select("plant_id", date_col).n_unique(), name
+        checks = [c for c in sample["report"].checks if c["asset"] == name]
+        assert (int(passed), int(failed)) == (
+            sum(c["passed"] for c in checks),
+            sum(not c["passed"] for c in checks),
+        ), name
+    total = len(sample["report"].checks)
+    failed = sum(not c["passed"] for c in sample["report"].checks)
+    assert f"Checks: {total - failed} passed, {failed} failed" in text
+    quarantine = table(s, "quarantine", "sensor_readings")
+    for reason, n in quarantine.group_by("reason").len().iter_rows():
+        assert f"{reason} {n}" in text
+    assert f"DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')} dagster dev" in text
 
 
 def test_silver_split_by_device_buckets_gives_the_same_rows(
