@@ -7,10 +7,6 @@ not grow with the number of days (compare ``--days 20`` and ``--days 60``).
 
 from __future__ import annotations
 
-import os
-import resource
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -18,6 +14,8 @@ from pathlib import Path
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
 from manufacturing_assets_tools.generator.config import DEFAULT_PLANTS, PlantSpec
+
+from .timing import run_pipeline_child
 
 PLANTS = (*DEFAULT_PLANTS, PlantSpec("P03", "Pune Moulding Plant", "APAC", "IN", "Asia/Kolkata"))
 START = date(2024, 3, 1)
@@ -37,26 +35,9 @@ def run_backfill(workdir: Path, days: int = 60) -> dict:
     generate_landing_zone(LandingZone(root=str(workdir / "landing")), config)
     plant_days = len(PLANTS) * days
     print(f"landing zone: {len(PLANTS)} plants x {days} days ({time.perf_counter() - t0:.1f} s)")
-    env = {
-        **os.environ,
-        "MA_DATA_DIR": str(workdir),
-        "DAGSTER_HOME": str(workdir / "dagster_home"),
-        "MA_START_DATE": "2024-02-28",
-    }
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "manufacturing_assets.cli", "run", "--no-generate"],
-        env=env,
-        capture_output=True,
-        text=True,
+    proc, seconds, peak_mb = run_pipeline_child(
+        workdir, "2024-02-28", ("  P", "master data", "Checks:")
     )
-    seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    for line in proc.stdout.splitlines():
-        if line.startswith(("  P", "master data")) or line.startswith("Checks:"):
-            print(f"  | {line}")
-    if proc.returncode:
-        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
     print(
         f"backfill {plant_days} plant-days: {seconds:.1f} s, {seconds / plant_days:.2f} s per "
         f"plant-day, peak RSS {peak_mb:,.0f} MB (goal: < 1 s per plant-day)",

@@ -10,17 +10,13 @@ memory of the process tree.
 
 from __future__ import annotations
 
-import os
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from manufacturing_assets.resources.landing_zone import LandingZone
 
 from .sensor_readings_data import generate_sensor_readings_benchmark
-from .timing import DAY, PLANT, TZ
+from .timing import DAY, PLANT, TZ, run_pipeline_child
 
 PLANTS_CSV = f"plant_id,plant_name,region,country,timezone\n{PLANT},Bench Works,EMEA,DE,{TZ}\n"
 
@@ -41,29 +37,11 @@ def run_real_path(workdir: Path, n: int, files: int) -> dict:
     print(
         f"landing zone: {n:,} readings in {files} files + 1 re-delivery ({time.perf_counter() - t0:.1f} s)"
     )
-    env = {
-        **os.environ,
-        "MA_DATA_DIR": str(workdir),
-        "DAGSTER_HOME": str(workdir / "dagster_home"),
-        "MA_START_DATE": "2024-03-01",
-    }
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "manufacturing_assets.cli", "run", "--no-generate"],
-        env=env,
-        capture_output=True,
-        text=True,
+    proc, seconds, peak_mb = run_pipeline_child(
+        workdir,
+        "2024-03-01",
+        ("  P", "master data", "bronze", "silver,", "bronze/sensor", "silver/sensor"),
     )
-    seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    for line in proc.stdout.splitlines():
-        if (
-            line.startswith(("  P", "master data", "bronze", "silver,"))
-            or "sensor_readings" in line
-        ):
-            print(f"  | {line}")
-    if proc.returncode:
-        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
     print(
         f"{'run --no-generate total':<28} {n:>12,} rows {seconds:8.2f} s "
         f"{n / seconds:>14,.0f} rows/s   peak RSS {peak_mb:,.0f} MB (largest process of the run)",
