@@ -14,8 +14,21 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 | MA_S3_ENDPOINT_URL | (AWS) | S3-compatible endpoint (MinIO, moto, ...) |
 | AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN | (AWS chain) | S3 credentials (passed to Dagster as `EnvVar`) |
 | AWS_REGION (or AWS_DEFAULT_REGION) | us-east-1 | S3 region |
-| MA_NOTIFIER | log | where failed checks are sent: log, webhook |
-| MA_WEBHOOK_URL | | webhook (Slack incoming webhooks work) for MA_NOTIFIER=webhook (passed as `EnvVar`) |
+| MA_NOTIFIER | log | where alerts (failed checks and runs) are sent, comma-separated: log, webhook, slack, email (docs/operations.md) |
+| MA_WEBHOOK_URL | | generic JSON webhook for `webhook` (passed as `EnvVar`) |
+| MA_SLACK_TOKEN | | Slack bot token for `slack` (passed as `EnvVar`) |
+| MA_SLACK_BASE_URL | https://slack.com/api/ | Slack Web API address (a proxy or compatible server) |
+| MA_SLACK_CHANNEL / MA_SLACK_CHANNEL_ERROR / MA_SLACK_CHANNEL_WARN | | Slack channel for all alerts / for one severity |
+| MA_SMTP_HOST / MA_SMTP_PORT | / 25 | SMTP server for `email` |
+| MA_SMTP_FROM / MA_SMTP_TO | | sender; recipients, comma-separated |
+| MA_SMTP_USERNAME / MA_SMTP_PASSWORD | | SMTP login (password passed as `EnvVar`) |
+| MA_SMTP_STARTTLS | false | STARTTLS before login |
+| MA_UI_BASE_URL | | Dagster UI address (http://dagster.example:3000): alerts link to `<it>/runs/<run id>` |
+| MA_ALERT_MAX_ATTEMPTS / MA_ALERT_BACKOFF_S | 5 / 30 | attempts per message and channel; first back-off (doubles) |
+| MA_SILENT_DEVICE_SHARE | 0.10 | health: WARN when more of a plant's devices of the previous 7 days are silent in a plant-day |
+| MA_STALL_MINUTES | 15 | health: no landed file for a plant for this long while its machines run -> stall alert |
+| MA_BACKLOG_MINUTES | 60 | health: landed files older than this and not yet in bronze -> backlog WARN |
+| MA_COMPLETE_AFTER_HOURS | 6 | health: silver of a plant-day not materialized this long after the plant's local day ends -> WARN |
 | MA_INGESTION_SENSORS | stopped | default status of the landing, automation and Kafka lag sensors: running (deployments), stopped (`dagster dev`) |
 | KAFKA_BOOTSTRAP_SERVERS | (absent: Kafka off) | brokers; when set, `kafka_landing_job` and the Kafka sensors are defined |
 | KAFKA_SECURITY_PROTOCOL | PLAINTEXT | PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL |
@@ -35,7 +48,8 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 | SNOWFLAKE_HOST / SNOWFLAKE_PORT / SNOWFLAKE_PROTOCOL | (Snowflake's) | endpoint overrides (a proxy, or the fakesnow emulator in tests) |
 | SNOWFLAKE_NETWORK_TIMEOUT | (connector's) | seconds before a Snowflake request gives up |
 
-Secrets (the AWS keys and session token, the webhook URL, the Kafka SASL credentials, the
+Secrets (the AWS keys and session token, the webhook URL, the Slack token, the SMTP
+password, the Kafka SASL credentials, the
 Snowflake password, private key and passphrase) reach
 Dagster only as ``EnvVar``: the UI and the job snapshots in the run database show the
 variable's name, and Dagster reads the value in the process that runs a step or a sensor.
@@ -129,6 +143,81 @@ class SnowflakeSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """The notifier variables (module docstring)."""
+
+    channels: str = "log"
+    webhook_url: str | None = field(default=None, repr=False)
+    slack_token: str | None = field(default=None, repr=False)
+    slack_base_url: str | None = None
+    slack_channels: dict[str, str] = field(default_factory=dict)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str | None = None
+    smtp_to: tuple[str, ...] = ()
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    ui_base_url: str | None = None
+    max_attempts: int = 5
+    backoff_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> AlertSettings:
+        def get(name: str) -> str | None:
+            return env.get(name, "").strip() or None
+
+        channels = {
+            sev: value
+            for sev, var in (
+                ("default", "MA_SLACK_CHANNEL"),
+                ("ERROR", "MA_SLACK_CHANNEL_ERROR"),
+                ("WARN", "MA_SLACK_CHANNEL_WARN"),
+            )
+            if (value := get(var))
+        }
+        return cls(
+            channels=get("MA_NOTIFIER") or "log",
+            webhook_url=env.get("MA_WEBHOOK_URL") or None,
+            slack_token=env.get("MA_SLACK_TOKEN") or None,
+            slack_base_url=get("MA_SLACK_BASE_URL"),
+            slack_channels=channels,
+            smtp_host=get("MA_SMTP_HOST"),
+            smtp_port=int(get("MA_SMTP_PORT") or 25),
+            smtp_from=get("MA_SMTP_FROM"),
+            smtp_to=tuple(t.strip() for t in (get("MA_SMTP_TO") or "").split(",") if t.strip()),
+            smtp_username=get("MA_SMTP_USERNAME"),
+            smtp_password=env.get("MA_SMTP_PASSWORD") or None,
+            smtp_starttls=(get("MA_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+            ui_base_url=get("MA_UI_BASE_URL"),
+            max_attempts=int(get("MA_ALERT_MAX_ATTEMPTS") or 5),
+            backoff_s=float(get("MA_ALERT_BACKOFF_S") or 30),
+        )
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """Thresholds of the health checks and sensors (module docstring)."""
+
+    silent_device_share: float = 0.10
+    stall_minutes: float = 15.0
+    backlog_minutes: float = 60.0
+    complete_after_hours: float = 6.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> HealthSettings:
+        def num(name: str, default: float) -> float:
+            return float(env.get(name, "").strip() or default)
+
+        return cls(
+            silent_device_share=num("MA_SILENT_DEVICE_SHARE", 0.10),
+            stall_minutes=num("MA_STALL_MINUTES", 15),
+            backlog_minutes=num("MA_BACKLOG_MINUTES", 60),
+            complete_after_hours=num("MA_COMPLETE_AFTER_HOURS", 6),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     landing_root: str
@@ -153,6 +242,8 @@ class Settings:
     warehouse: str = "duckdb"
     duckdb_path: str | None = None
     snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -182,6 +273,8 @@ class Settings:
             warehouse=warehouse_backend(env),
             duckdb_path=env.get("MA_DUCKDB_PATH", "").strip() or None,
             snowflake=SnowflakeSettings.from_env(env),
+            alerts=AlertSettings.from_env(env),
+            health=HealthSettings.from_env(env),
         )
 
     @property
@@ -277,6 +370,30 @@ class Settings:
             **{k: v for k, v in timeouts.items() if v},
         )
 
+    def notifier_resource(self, secrets_as_env_vars: bool = True) -> Notifier:
+        """The alert channels (``resources/notifier.py``); the webhook URL, Slack token and
+        SMTP password as ``EnvVar``. Only configured fields are set, so the UI and the
+        definitions show what a deployment uses."""
+        a, as_env = self.alerts, secrets_as_env_vars
+        fields: dict[str, Any] = {
+            "kind": a.channels,
+            "webhook_url": self.secret("MA_WEBHOOK_URL", a.webhook_url, as_env),
+            "slack_token": self.secret("MA_SLACK_TOKEN", a.slack_token, as_env),
+            "slack_base_url": a.slack_base_url,
+            "slack_channels": a.slack_channels or None,
+            "smtp_host": a.smtp_host,
+            "smtp_port": a.smtp_port if a.smtp_host else None,
+            "smtp_from": a.smtp_from,
+            "smtp_to": list(a.smtp_to) or None,
+            "smtp_username": a.smtp_username,
+            "smtp_password": self.secret("MA_SMTP_PASSWORD", a.smtp_password, as_env),
+            "smtp_starttls": a.smtp_starttls or None,
+            "ui_base_url": a.ui_base_url,
+            "max_attempts": a.max_attempts if a.max_attempts != 5 else None,
+            "backoff_s": a.backoff_s if a.backoff_s != 30 else None,
+        }
+        return Notifier(**{k: v for k, v in fields.items() if v is not None})
+
     def warehouse_io_manager(self) -> WarehouseIOManager:
         """The warehouse IO manager: the DuckDB file, or Snowflake."""
         if self.warehouse == "snowflake":
@@ -293,10 +410,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "landing": s.landing_zone(),
         "io_manager": DeltaLakeIOManager(root_uri=s.lake_root, s3=lake_s3),
         "engine": EngineResource(name=s.engine, spark_master=s.spark_master),  # type: ignore[arg-type]
-        "notifier": Notifier(
-            kind=s.notifier,  # type: ignore[arg-type]
-            webhook_url=s.secret("MA_WEBHOOK_URL", s.webhook_url),
-        ),
+        "notifier": s.notifier_resource(),
         "landing_ledger": LandingLedger(uri=ledger_uri(s.lake_root), s3=lake_s3),
         "warehouse_io_manager": s.warehouse_io_manager(),
         **({"kafka": s.kafka_settings()} if s.kafka_enabled else {}),

@@ -144,9 +144,13 @@ def test_failed_blocking_check_stops_gold_and_alert_is_sent_once(
             instance=instance, resources={"notifier": notifier}, repository_def=repo
         )
         result = check_failure_alerts(context)
+        # the failed check and the run it stopped: one message for the asset
         assert len(Hook.received) == 1
-        assert "pandera_SilverSensorReadings" in Hook.received[0]["text"]
-        assert "plant P01, 2024-03-04" in Hook.received[0]["text"]
+        [message] = Hook.received
+        assert [a["kind"] for a in message["alerts"]] == ["check", "run"]
+        assert "pandera_SilverSensorReadings" in message["text"]
+        assert "plant P01, 2024-03-04" in message["text"]
+        assert "run failed at silver__sensor_readings_pandera" in message["text"]
         # the alert is recorded on the asset and plant-day it concerns (visible in the UI)
         [observation] = result.asset_events
         assert observation.asset_key == AssetKey(["silver", "sensor_readings"])
@@ -169,7 +173,9 @@ def test_failed_blocking_check_stops_gold_and_alert_is_sent_once(
         assert len(Hook.received) == 1  # sent once
 
         # a notifier that is down: recorded as undelivered, the tick does not fail
-        down = Notifier(kind="webhook", webhook_url="http://127.0.0.1:9/hook", timeout_s=2)
+        down = Notifier(
+            kind="webhook", webhook_url="http://127.0.0.1:9/hook", timeout_s=2, max_attempts=1
+        )
         context = build_sensor_context(
             instance=instance, resources={"notifier": down}, repository_def=repo
         )

@@ -1,0 +1,11 @@
+"""Operations: what the people on call read (docs/operations.md).
+
+- ``feed.py``: every asset-check evaluation and every run failure recorded in the Dagster
+  instance, read once each through a cursor (alerts and the data-quality history);
+- ``alerts.py``: failures -> alerts -> messages grouped per asset, with run links;
+- ``quality_history.py``: the ``ops/data_quality_results`` Delta table;
+- ``health.py``: per plant-day health measures (silent devices, landing backlog, stall);
+- ``replay.py``: re-landing dead-lettered Kafka records and quarantined rows.
+
+No module here imports ``assets`` or ``sensors``.
+"""
