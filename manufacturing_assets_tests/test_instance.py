@@ -1,19 +1,27 @@
 """Runs over a range of plant-days see the whole range (manufacturing_assets/instance.py):
 the tags a Dagster 1.13 job backfill puts on its run (the range *and* the first key's
 dimension tags) are made consistent by the project's instance class, and refused clearly
-by the assets on an instance without it."""
+by the assets on an instance without it. Asset backfills launched from the UI target
+exactly the selected plant-days, not the neighbours Dagster's partition mappings add."""
 
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, materialize
+from dagster._core.execution.backfill import PartitionBackfill
 
 from manufacturing_assets.assets.runner import NarrowedRunError
+from manufacturing_assets.definitions import defs
 from manufacturing_assets.environment import Settings, build_resources
-from manufacturing_assets.instance import PlantDayInstance, consistent_partition_tags
+from manufacturing_assets.instance import (
+    PlantDayInstance,
+    consistent_partition_tags,
+    exact_asset_backfill,
+)
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION
 from manufacturing_assets.pipeline import ALL_DEFS, QUIET
@@ -96,3 +104,57 @@ def test_a_plain_instance_refuses_instead_of_narrowing(tmp_path: Path) -> None:
     assert NarrowedRunError.__name__ in str(failure.event_specific_data.error)
     assert "2024-03-04|P01 .. 2024-03-06|P01" in str(failure.event_specific_data.error)
     assert read_delta(f"{settings.lake_root}/bronze/sensor_readings") is None  # nothing written
+
+
+def _ui_asset_backfill(instance: DagsterInstance, keys: list[str], tags: dict[str, str]):
+    """What the asset graph's Materialize dialog creates: every partitioned asset of the
+    graph, the selected keys (GraphQL ``launchPartitionBackfill`` with ``partitionNames``)."""
+    graph = defs.resolve_asset_graph()
+    return PartitionBackfill.from_asset_partitions(
+        backfill_id="b1",
+        asset_graph=graph,
+        partition_names=keys,
+        asset_selection=[k for k in graph.materializable_asset_keys if graph.get(k).is_partitioned],
+        backfill_timestamp=time.time(),
+        tags=tags,
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config=None,
+    )
+
+
+def _targets(backfill: PartitionBackfill) -> dict[str, set[str]]:
+    subsets = backfill.asset_backfill_data.target_subset.partitions_subsets_by_asset_key
+    return {k.to_user_string(): set(s.get_partition_keys()) for k, s in subsets.items()}
+
+
+def test_a_ui_asset_backfill_targets_exactly_the_selection() -> None:
+    selected = {"2024-03-05|P01", "2024-03-06|P01", "2024-03-05|P02"}
+    with DagsterInstance.ephemeral() as instance:
+        widened = _ui_asset_backfill(instance, sorted(selected), {"dagster/from_ui": "true"})
+        # Dagster's own target: silver reaches D-1..D+1 of the selected bronze days
+        assert _targets(widened)["silver/sensor_readings"] == selected | {
+            "2024-03-04|P01",
+            "2024-03-07|P01",
+            "2024-03-04|P02",
+            "2024-03-06|P02",
+        }
+        assert _targets(widened)["silver/machine_state_intervals"] > selected
+        exact = exact_asset_backfill(widened)
+        targets = _targets(exact)
+        assert set(targets) == set(_targets(widened))  # every selected asset stays
+        assert all(keys == selected for keys in targets.values()), targets
+        assert "left out" in (exact.description or "")
+        assert "2024-03-07|P01" in (exact.description or "")
+
+
+def test_backfills_not_launched_from_the_ui_keep_dagsters_targets() -> None:
+    with DagsterInstance.ephemeral() as instance:
+        keys = ["2024-03-05|P01"]
+        api = _ui_asset_backfill(instance, keys, {})
+        assert exact_asset_backfill(api) is api
+        retry_tags = {"dagster/from_ui": "true", "dagster/parent_backfill_id": "b0"}
+        retry = _ui_asset_backfill(instance, keys, retry_tags)
+        assert exact_asset_backfill(retry) is retry

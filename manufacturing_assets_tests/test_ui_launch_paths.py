@@ -302,15 +302,6 @@ def test_asset_materialize_of_one_plant_day(steps, checks) -> None:
     _assert_exact(_launch(steps, "single runs", "asset materialize"), checks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known defect, open: an asset backfill launched with partitionNames also materializes "
-        "the neighbouring days its partition mappings reach (silver D-1..D+1 of bronze D, "
-        "intervals D+1), Dagster's AssetBackfillData.from_asset_partitions; job backfills "
-        "and single runs are exact"
-    ),
-)
 def test_asset_backfill_of_a_range_for_one_plant(steps, checks) -> None:
     """(b) Asset graph: the same 17 assets, Materialize, 3 dates x P01 (an asset backfill)."""
     _assert_exact(_launch(steps, "asset backfill", "asset backfill"), checks)
