@@ -22,6 +22,8 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,14 +60,15 @@ CHECK_RESULTS = ("Passed", "Failed", "Skipped", "Missing", "Execution failed", "
 class Browser:
     """A page on the server, with numbered full-page screenshots."""
 
-    def __init__(self, page: Any, url: str) -> None:
+    def __init__(self, page: Any, url: str, artifacts: Path = ARTIFACTS) -> None:
         self.page = page
         self.url = url
+        self.artifacts = artifacts
         self.count = 0
 
     def shot(self, name: str) -> str:
         self.count += 1
-        path = ARTIFACTS / f"{self.count:02d}-{name}.png"
+        path = self.artifacts / f"{self.count:02d}-{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         progress(f"screenshot {path}")
         return str(path)
@@ -145,24 +148,65 @@ def check_detail(pane: str) -> dict[str, Any]:
     return {"result": result, "run": run.group(1) if run else None, "metadata": meta}
 
 
-@pytest.fixture(scope="module")
-def browser(ui_server: UIServer) -> Iterator[Browser]:
+@contextmanager
+def open_browser(url: str, artifacts: Path = ARTIFACTS) -> Iterator[Browser]:
+    """Chromium on ``url``; screenshots (old ones removed) in ``artifacts``."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
     if not chromium:
         pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does it)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for old in artifacts.glob("*.png"):
         old.unlink()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = b.new_page(viewport={"width": 1600, "height": 1000})
         page.set_default_timeout(30_000)
         try:
-            yield Browser(page, ui_server.url)
+            yield Browser(page, url, artifacts)
         finally:
             b.close()
+
+
+def show_asset_graph(browser: Browser) -> None:
+    """Open the asset graph and wait for the partitioned groups."""
+    browser.goto("/asset-groups")
+    for group in ("bronze", "silver", "quarantine", "gold"):
+        browser.page.get_by_text(group, exact=True).first.wait_for()
+    browser.shot("asset-graph")
+
+
+def materialize_one_plant_day(browser: Browser, day: str, plant: str) -> str:
+    """``silver/sensor_readings`` in the asset graph, "Materialize selected…", one plant-day
+    in the partition picker, "Launch 1 run"; returns the run id."""
+    page = browser.page
+    browser.goto("/asset-groups")
+    page.get_by_placeholder("Jump to…").fill("sensor_readings")
+    page.get_by_text("sensor_readings silver", exact=True).click()
+    page.get_by_role("button", name=re.compile("Materialize selected…")).click()
+    # silver and quarantine are outputs of one step: the UI asks to confirm both
+    confirm = page.get_by_role("button", name="Confirm")
+    page.get_by_role("dialog").first.wait_for()
+    if confirm.count():
+        browser.shot("asset-materialize-confirm")
+        confirm.click()
+    dialog = browser.pick_partitions(day, plant)
+    dialog.get_by_text("1 partition", exact=True).wait_for()
+    browser.shot("asset-materialize-dialog")
+    data = browser.launch(dialog, "Launch 1 run", "LaunchPipelineExecution")
+    result = data["launchPipelineExecution"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    run_id = result["run"]["id"]
+    page.get_by_text(re.compile(f"Launched run {run_id[:8]}")).wait_for()
+    browser.shot("asset-materialize-launched")
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def browser(ui_server: UIServer) -> Iterator[Browser]:
+    with open_browser(ui_server.url) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -172,10 +216,7 @@ def launched(ui_server: UIServer, browser: Browser) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     # 1. the asset graph
-    browser.goto("/asset-groups")
-    for group in ("bronze", "silver", "quarantine", "gold"):
-        page.get_by_text(group, exact=True).first.wait_for()
-    browser.shot("asset-graph")
+    show_asset_graph(browser)
 
     # 2. plant_day_job: Materialize all, 3 dates x P02 (a backfill)
     page.get_by_role("link").filter(has_text=re.compile(r"^Jobs$")).click()
@@ -198,25 +239,7 @@ def launched(ui_server: UIServer, browser: Browser) -> dict[str, Any]:
     browser.shot("job-backfill-succeeded")
 
     # 3. silver/sensor_readings in the asset graph: Materialize selected, one plant-day
-    browser.goto("/asset-groups")
-    page.get_by_placeholder("Jump to…").fill("sensor_readings")
-    page.get_by_text("sensor_readings silver", exact=True).click()
-    page.get_by_role("button", name=re.compile("Materialize selected…")).click()
-    # silver and quarantine are outputs of one step: the UI asks to confirm both
-    confirm = page.get_by_role("button", name="Confirm")
-    page.get_by_role("dialog").first.wait_for()
-    if confirm.count():
-        browser.shot("asset-materialize-confirm")
-        confirm.click()
-    dialog = browser.pick_partitions(SAMPLE_DATES[1], PLANT)
-    dialog.get_by_text("1 partition", exact=True).wait_for()
-    browser.shot("asset-materialize-dialog")
-    data = browser.launch(dialog, "Launch 1 run", "LaunchPipelineExecution")
-    result = data["launchPipelineExecution"]
-    assert result["__typename"] == "LaunchRunSuccess", result
-    out["run_id"] = result["run"]["id"]
-    page.get_by_text(re.compile(f"Launched run {out['run_id'][:8]}")).wait_for()
-    browser.shot("asset-materialize-launched")
+    out["run_id"] = materialize_one_plant_day(browser, SAMPLE_DATES[1], PLANT)
     out["run"] = ui_server.wait_for_run(out["run_id"])
     return out
 

@@ -46,7 +46,6 @@ from manufacturing_assets.environment import Settings, build_resources
 from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.partitions import PLANT_DIMENSION, split_key
 from manufacturing_assets.pipeline import ALL_DEFS, QUIET, UNPARTITIONED_KEYS
-from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
 
 REPO = Path(__file__).resolve().parents[1]
@@ -664,14 +663,18 @@ class UIServer:
         progress("dagster dev stopped")
 
 
-def prepare(root: Path) -> tuple[Settings, Path]:
-    """Sample landing zone, DAGSTER_HOME with the project's dagster.yaml, unpartitioned
-    assets materialized, plant partitions added."""
-    settings = Settings.from_env({"MA_DATA_DIR": str(root / "data")})
-    generate_landing_zone(LandingZone(root=settings.landing_root), SAMPLE)
+def prepare(
+    root: Path, env: dict[str, str] | None = None, dagster_yaml: Path = REPO / "dagster.yaml"
+) -> tuple[Settings, Path]:
+    """Sample landing zone, DAGSTER_HOME with ``dagster_yaml`` (the project's by default),
+    unpartitioned assets materialized, plant partitions added. ``env``: settings on top of
+    the local defaults under ``root`` (an S3 landing zone and lake, for instance); the
+    instance's own variables (``dagster_yaml``'s ``env:`` values) come from the process."""
+    settings = Settings.from_env({"MA_DATA_DIR": str(root / "data"), **(env or {})})
+    generate_landing_zone(settings.landing_zone(), SAMPLE)
     home = root / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(dagster_yaml, home / "dagster.yaml")
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         materialize(
             ALL_DEFS,
