@@ -12,16 +12,22 @@ from dagster import AssetSelection, DefaultSensorStatus, Definitions, define_ass
 from manufacturing_assets.assets.bronze import bronze_assets
 from manufacturing_assets.assets.gold import gold_assets
 from manufacturing_assets.assets.marts import mart_assets
+from manufacturing_assets.assets.ops import ops_assets
 from manufacturing_assets.assets.reference import reference_assets
 from manufacturing_assets.assets.silver import silver_assets
 from manufacturing_assets.assets.warehouse import warehouse_assets
 from manufacturing_assets.checks.dimensions import dimension_checks
+from manufacturing_assets.checks.health import health_checks
 from manufacturing_assets.checks.landing_zone import landing_zone_spec, unroutable_files_check
 from manufacturing_assets.environment import Settings, build_resources, warehouse_backend
 from manufacturing_assets.kafka.job import kafka_landing_job
+from manufacturing_assets.ops.freshness import with_freshness
 from manufacturing_assets.partitions import plant_date_partitions
 from manufacturing_assets.sensors.automation import build_automation_sensor
 from manufacturing_assets.sensors.check_alerts import check_failure_alerts
+from manufacturing_assets.sensors.data_quality import TARGET as DATA_QUALITY_KEYS
+from manufacturing_assets.sensors.data_quality import build_data_quality_sensor
+from manufacturing_assets.sensors.health import build_health_sensor
 from manufacturing_assets.sensors.kafka_lag import build_kafka_lag_sensor, kafka_topic_specs
 from manufacturing_assets.sensors.landing import build_landing_sensor
 
@@ -29,8 +35,9 @@ ASSETS = [
     *reference_assets,
     *bronze_assets,
     *silver_assets,
-    *gold_assets,
-    *mart_assets,
+    # gold and marts declare how fresh they must be (ops/freshness.py)
+    *with_freshness(gold_assets),
+    *with_freshness(mart_assets),
     # gold and marts published to the SQL warehouse (MA_WAREHOUSE: kinds name the backend)
     *warehouse_assets(warehouse_backend()),
 ]
@@ -41,6 +48,11 @@ plant_day_job = define_asset_job(
     selection=AssetSelection.groups("bronze", "silver", "quarantine", "gold"),
     partitions_def=plant_date_partitions,
     description="Bronze -> silver -> gold for plant x day partitions (materialize or backfill).",
+)
+data_quality_job = define_asset_job(
+    "data_quality_job",
+    selection=AssetSelection.assets(*DATA_QUALITY_KEYS),
+    description="Append new check evaluations to ops/data_quality_results; publish it.",
 )
 reference_job = define_asset_job(
     "reference_job",
@@ -60,10 +72,13 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         else DefaultSensorStatus.STOPPED
     )
     sensors = [check_failure_alerts, build_landing_sensor(status), build_automation_sensor(status)]
-    jobs = [plant_day_job, reference_job]
+    jobs = [plant_day_job, reference_job, data_quality_job]
+    # operations (docs/operations.md): the data-quality history, appended by its own sensor;
+    # plant health (stall, backlog, silent devices, late plant-days) as landing-zone checks
+    sensors += [build_data_quality_sensor(status), build_health_sensor(settings, status)]
     # the landing zone (external) and its check `unroutable_files`, reported by the landing
     # sensor (checks/landing_zone.py); not in ASSETS: nothing materializes it
-    assets: list = [*ASSETS, landing_zone_spec]
+    assets: list = [*ASSETS, *ops_assets(settings.warehouse), landing_zone_spec]
     # Kafka (docs/kafka.md): only when KAFKA_BOOTSTRAP_SERVERS is set (resource `kafka`).
     kafka_settings = settings.kafka_settings()
     if kafka_settings is not None:
@@ -72,7 +87,7 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         assets += kafka_topic_specs(kafka_settings)
     return Definitions(
         assets=assets,
-        asset_checks=[*ASSET_CHECKS, unroutable_files_check],
+        asset_checks=[*ASSET_CHECKS, unroutable_files_check, *health_checks],
         jobs=jobs,
         sensors=sensors,
         resources=build_resources(settings),

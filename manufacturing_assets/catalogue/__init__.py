@@ -11,13 +11,14 @@ from manufacturing_assets.catalogue.bronze import BRONZE
 from manufacturing_assets.catalogue.gold import GOLD
 from manufacturing_assets.catalogue.marts import MARTS_TABLES
 from manufacturing_assets.catalogue.model import Column, Partitioning, Table
+from manufacturing_assets.catalogue.ops import OPS
 from manufacturing_assets.catalogue.quarantine import QUARANTINE
 from manufacturing_assets.catalogue.reference import REFERENCE
 from manufacturing_assets.catalogue.silver import SILVER
 
 TABLES: dict[str, Table] = {
     t.path: t
-    for group in (REFERENCE, BRONZE, SILVER, QUARANTINE, GOLD, MARTS_TABLES)
+    for group in (REFERENCE, BRONZE, SILVER, QUARANTINE, GOLD, MARTS_TABLES, OPS)
     for t in group.values()
 }
 

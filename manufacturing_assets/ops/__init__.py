@@ -4,8 +4,8 @@
   instance, read once each through a cursor (alerts and the data-quality history);
 - ``alerts.py``: failures -> alerts -> messages grouped per asset, with run links;
 - ``quality_history.py``: the ``ops/data_quality_results`` Delta table;
-- ``health.py``: per plant-day health measures (silent devices, landing backlog, stall);
-- ``replay.py``: re-landing dead-lettered Kafka records and quarantined rows.
+- ``health.py``: health rules (silent devices, landing backlog, stall, late plant-days);
+- ``freshness.py``: the freshness policies of gold and marts.
 
 No module here imports ``assets`` or ``sensors``.
 """
