@@ -7,7 +7,15 @@ environment (``environment.py``, the one place environment variables are read).
 
 from __future__ import annotations
 
-from dagster import AssetSelection, DefaultSensorStatus, Definitions, define_asset_job
+import sys
+
+from dagster import (
+    AssetSelection,
+    DefaultSensorStatus,
+    Definitions,
+    define_asset_job,
+    multiprocess_executor,
+)
 
 from manufacturing_assets.assets.bronze import bronze_assets
 from manufacturing_assets.assets.gold import gold_assets
@@ -60,6 +68,16 @@ reference_job = define_asset_job(
     description="Re-read every master-data snapshot.",
 )
 
+# Runs launched from the UI or the daemon execute each step in a process of its own. With
+# `forkserver` those processes fork from one that has already imported this code location
+# (Dagster preloads the module the job was loaded from), instead of each importing Dagster,
+# Polars, pandera and this package again: seconds per step saved on every run.
+# (Windows has no forkserver: spawn there.)
+step_processes = multiprocess_executor.configured(
+    {"start_method": {"spawn": {}} if sys.platform == "win32" else {"forkserver": {}}},
+    name="step_processes",
+)
+
 
 def build_defs(settings: Settings | None = None) -> Definitions:
     """The code location for ``settings`` (default: the environment)."""
@@ -91,6 +109,7 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         jobs=jobs,
         sensors=sensors,
         resources=build_resources(settings),
+        executor=step_processes,
     )
 
 

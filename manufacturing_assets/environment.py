@@ -62,10 +62,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import EnvVar
-from dagster_snowflake import SnowflakeResource
 
 from manufacturing_assets.io_managers.delta import DeltaLakeIOManager
 from manufacturing_assets.io_managers.warehouse import WarehouseIOManager
@@ -75,6 +74,9 @@ from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets.resources.ledger import LandingLedger, ledger_uri
 from manufacturing_assets.resources.notifier import Notifier
 from manufacturing_assets.resources.s3 import DEFAULT_REGION, S3Connection
+
+if TYPE_CHECKING:
+    from dagster_snowflake import SnowflakeResource
 
 # The sample's first landing day is 2024-03-30; silver of the day before holds the records of
 # that folder stamped before its local midnight.
@@ -341,7 +343,10 @@ class Settings:
 
     def snowflake_resource(self, secrets_as_env_vars: bool = True) -> SnowflakeResource:
         """``dagster-snowflake``'s resource for the ``SNOWFLAKE_*`` variables; the password,
-        private key and passphrase as ``EnvVar``."""
+        private key and passphrase as ``EnvVar``. (Imported here: ``dagster-snowflake`` takes
+        about 5 s to import, which the embedded default never pays.)"""
+        from dagster_snowflake import SnowflakeResource
+
         sf, as_env = self.snowflake, secrets_as_env_vars
         missing = [
             f"SNOWFLAKE_{n.upper()}" for n in ("account", "user", "database") if not getattr(sf, n)
@@ -397,7 +402,11 @@ class Settings:
     def warehouse_io_manager(self) -> WarehouseIOManager:
         """The warehouse IO manager: the DuckDB file, or Snowflake."""
         if self.warehouse == "snowflake":
-            return WarehouseIOManager(backend="snowflake", snowflake=self.snowflake_resource())
+            from manufacturing_assets.io_managers.warehouse_snowflake import (
+                SnowflakeWarehouseIOManager,
+            )
+
+            return SnowflakeWarehouseIOManager(snowflake=self.snowflake_resource())
         return WarehouseIOManager(backend="duckdb", duckdb_path=str(self.warehouse_path))
 
 

@@ -9,7 +9,8 @@ is merged on its surrogate key. Which catalogue table an asset publishes is its 
 (``warehouse/oee_daily`` -> ``gold/oee_daily``), or its ``source_table`` metadata.
 
 Backends (``environment.py`` picks one from ``MA_WAREHOUSE``): ``duckdb`` (a file,
-``duckdb_path``) or ``snowflake`` (the nested ``SnowflakeResource`` of ``dagster-snowflake``;
+``duckdb_path``, this class) or ``snowflake`` (``SnowflakeWarehouseIOManager`` in
+``warehouse_snowflake.py``, with the nested ``SnowflakeResource`` of ``dagster-snowflake``;
 its secrets are ``EnvVar``, so no credential is a value in this configuration).
 
 Metadata of every materialization: per partition ``dagster/partition_row_count`` and
@@ -35,7 +36,6 @@ from dagster import (
     TableColumn,
     TableSchema,
 )
-from dagster_snowflake import SnowflakeResource
 from pydantic import Field
 
 from manufacturing_assets.catalogue import table as catalogue_table
@@ -50,7 +50,6 @@ from manufacturing_assets.warehouse import (
     PUBLISHED,
     DuckDBWarehouse,
     PublishResult,
-    SnowflakeWarehouse,
     Warehouse,
 )
 from manufacturing_assets.warehouse.schema import SchemaPlan
@@ -80,17 +79,15 @@ class WarehouseIOManager(ConfigurableIOManager):
     duckdb_path: str = Field(
         default="data/warehouse.duckdb", description="The DuckDB file (backend duckdb)."
     )
-    snowflake: SnowflakeResource | None = Field(
-        default=None,
-        description="Snowflake connection (backend snowflake; secrets as EnvVar).",
-    )
 
     def warehouse(self) -> Warehouse:
-        if self.backend == "duckdb":
-            return DuckDBWarehouse(self.duckdb_path)
-        if self.snowflake is None:
-            raise ValueError("backend snowflake needs the `snowflake` connection")
-        return SnowflakeWarehouse(self.snowflake.get_connection, self.snowflake.database or "")
+        """The backend (Snowflake: ``SnowflakeWarehouseIOManager`` overrides this)."""
+        if self.backend != "duckdb":
+            raise ValueError(
+                "backend snowflake is SnowflakeWarehouseIOManager "
+                "(io_managers/warehouse_snowflake.py)"
+            )
+        return DuckDBWarehouse(self.duckdb_path)
 
     # ------------------------------------------------------------ write
 
