@@ -104,12 +104,17 @@ def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 3) -> 
 
 
 def produce(
-    bootstrap: str, topic: str, records: Sequence[Record], one_per_batch: bool = True
+    bootstrap: str,
+    topic: str,
+    records: Sequence[Record],
+    one_per_batch: bool = True,
+    timestamps: Sequence[int | None] | None = None,
 ) -> list[tuple[int, int]]:
     """Produce ``(key, value)`` records in order; returns each record's (partition, offset).
 
     ``one_per_batch=True`` sends one record per produce request (Tansu reports correct end
-    offsets only then); ``False`` batches for throughput.
+    offsets only then); ``False`` batches for throughput. ``timestamps``: each record's
+    Kafka (create-time) timestamp in epoch ms (None: the producer's clock).
     """
     from confluent_kafka import Producer
 
@@ -134,7 +139,10 @@ def produce(
     for i, (key, value) in enumerate(records):
         while True:
             try:
-                producer.produce(topic, key=key, value=value, on_delivery=report(i))
+                extra = {}
+                if timestamps is not None and timestamps[i] is not None:
+                    extra["timestamp"] = timestamps[i]
+                producer.produce(topic, key=key, value=value, on_delivery=report(i), **extra)
                 break
             except BufferError:
                 producer.poll(0.05)

@@ -9,8 +9,9 @@ only) a dead letter naming the error. The readings chosen for each class are wri
   that are not UTF-8 or start with a byte-order mark, CSV quirks;
 - values: duplicated keys, numbers beyond the range of a double, leap seconds, times beyond
   the range of a datetime, nesting deeper than the JSON parsers go, unpaired surrogates;
-- Kafka: the same classes against a real broker (Tansu): dead letters, and the good messages
-  after them land;
+- Kafka: the same classes against a real broker (Tansu): undecodable messages are dead
+  letters, events with an unusable ts land and are quarantined as in a file, and the good
+  messages after them land;
 - accounting: the generated sample plus every class above through ``run_pipeline``, with
   the exact count of each quarantine reason in all four streams.
 """
@@ -21,7 +22,7 @@ import gzip
 import io
 import json
 import zlib
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -481,7 +482,7 @@ def nw_spark(spark: Any, to_spark: Any, frame: pl.DataFrame) -> Any:
     return nw.from_native(to_spark(spark, frame))
 
 
-# ---- Kafka: every decoding failure is a dead letter, never a failed pass --------------------
+# ---- Kafka: every decoding failure is a dead letter or quarantined, never a failed pass -----
 kafka_broker = kafka_fixtures.kafka_broker  # the session's Tansu broker fixture
 
 MACHINES_CSV = (
@@ -516,10 +517,10 @@ def test_kafka_messages_that_cannot_be_decoded_are_dead_letters(
     huge = line(sensor(5)).replace('"temperature_c": 70.0', '"temperature_c": 1e309')
     values: list[bytes] = [
         line(sensor(1)).encode(),  # 0 lands
-        line(sensor_at("9999-12-31T23:00:00-05:00")).encode(),  # 1 OverflowError
+        line(sensor_at("9999-12-31T23:00:00-05:00")).encode(),  # 1 lands: out_of_window
         line(sensor(2)).replace('"firmware": "2.4.0"', '"firmware": ' + "[" * 100_000).encode(),
-        line(sensor_at("0001-01-01T00:10:00")).encode(),  # 3 OverflowError (plant-local)
-        line(sensor_at(f"{D}T10:59:60+01:00")).encode(),  # 4 leap second
+        line(sensor_at("0001-01-01T00:10:00")).encode(),  # 3 lands: out_of_window (local)
+        line(sensor_at(f"{D}T10:59:60+01:00")).encode(),  # 4 lands: leap second, unparseable
         huge.encode(),  # 5 lands: silver nulls the value
         DUPLICATED.encode(),  # 6 lands: silver quarantines it (malformed_record)
         line(sensor(7)).replace("P01-M001-X1", "P01-M001-\\ud800").encode(),  # 7 lands: idem
@@ -527,7 +528,9 @@ def test_kafka_messages_that_cannot_be_decoded_are_dead_letters(
         ("[" * 100_000 + "]" * 100_000).encode(),  # 9 RecursionError in Python's parser
         line(sensor(10)).encode(),  # 10 lands
     ]
-    produce(kafka_broker, topic, [("P01-M001", v) for v in values])
+    # Kafka timestamps on DAY (noon UTC): where events without a usable ts land
+    noon_ms = int(datetime(2024, 3, 30, 12, tzinfo=UTC).timestamp() * 1000)
+    produce(kafka_broker, topic, [("P01-M001", v) for v in values], timestamps=[noon_ms] * 11)
     settings = KafkaSettings(
         bootstrap_servers=kafka_broker,
         group_id=unique_group("bad"),
@@ -536,22 +539,18 @@ def test_kafka_messages_that_cannot_be_decoded_are_dead_letters(
     )
     options = LandingOptions(idle_timeout_s=1.5, max_seconds=60, assign_timeout_s=60)
     report = run_landing_pass(settings, landing, options)
-    assert (report.messages, report.landed, report.dead_letters) == (11, 5, 6)
+    # a ts outside the range of datetimes or a leap second: landed for silver's quarantine
+    # (under the Kafka timestamp's date), like a file's record; undecodable: dead letters
+    assert (report.messages, report.landed, report.dead_letters) == (11, 8, 3)
+    assert report.bad_ts == 3
     assert committed_offsets(kafka_broker, settings.group_id, topic, 1) == {0: 11}
     dead = {
         d["offset"]: d["error"]
         for d in map(json.loads, landing.read_bytes(deadletter_key(topic, 0, 0, 10)).splitlines())
     }
-    assert sorted(dead) == [1, 2, 3, 4, 8, 9]
-    assert dead[1] == (
-        "field 'ts' is outside the range of representable times: '9999-12-31T23:00:00-05:00'"
-    )
+    assert sorted(dead) == [2, 8, 9]
     deep = "invalid JSON: nested too deeply to decode (RecursionError)"
     assert dead[2] == dead[9] == deep
-    assert (
-        dead[3] == "field 'ts' is outside the range of representable times: '0001-01-01T00:10:00'"
-    )
-    assert dead[4] == f"field 'ts' is not an ISO-8601 timestamp: '{D}T10:59:60+01:00'"
     assert dead[8] == "invalid JSON: NaN is not JSON"
 
     # what landed goes through bronze and silver like any file
@@ -559,19 +558,36 @@ def test_kafka_messages_that_cannot_be_decoded_are_dead_letters(
     assert len(files) == 1
     bronze = bronze_of(files)
     offsets = [json.loads(p)["_kafka"]["offset"] for p in bronze["raw_payload"]]
-    assert offsets == [0, 5, 6, 7, 10]
+    assert offsets == [0, 1, 3, 4, 5, 6, 7, 10]
     result = silver_sensor_readings(lazy(bronze), TZ, [DAY])
     silver = collect(result.silver).sort("line_number")
     assert silver.select("line_number", "temperature_c", "flags").rows() == [
         (1, 70.0, ""),
-        (2, None, "unparseable:temperature_c"),
-        (5, 70.0, ""),
+        (5, None, "unparseable:temperature_c"),
+        (8, 70.0, ""),
     ]
     quarantine = collect(result.quarantine).sort("line_number")
     assert quarantine.select("line_number", "reason", "detail").rows() == [
-        (3, "malformed_record", "duplicated key 'ts'"),
+        # as in a file: a ts far from the folder date is out_of_window, a leap second is not
+        # a timestamp (docs/contract-decisions.md)
+        (
+            2,
+            "out_of_window",
+            "production date +10000-01-01 is more than one day from folder date 2024-03-30",
+        ),
+        (
+            3,
+            "out_of_window",
+            "production date 0001-01-01 is more than one day from folder date 2024-03-30",
+        ),
         (
             4,
+            "unparseable_ts",
+            f"field 'ts' is a leap second, which UTC timestamps cannot hold: {D}T10:59:60+01:00",
+        ),
+        (6, "malformed_record", "duplicated key 'ts'"),
+        (
+            7,
             "malformed_record",
             "invalid JSON: a string is not valid Unicode (unpaired surrogate escape)",
         ),

@@ -294,6 +294,9 @@ def test_events_land_in_plant_date_folders(kafka_broker: str, tmp_path: Path) ->
         assert ledger.read(readings, p) == (hi + 1, None)
 
 
+MARCH_5_NOON_MS = 1709640000000  # 2024-03-05T12:00:00Z: 13:00 in Berlin
+
+
 def test_dead_letters_are_recorded_and_never_block(kafka_broker: str, tmp_path: Path) -> None:
     topic = unique_topic("events")
     create_topics(kafka_broker, [topic], partitions=1)
@@ -303,49 +306,123 @@ def test_dead_letters_are_recorded_and_never_block(kafka_broker: str, tmp_path: 
         ("P01-M001", json.dumps(good | {"ts": "2024-03-04T06:00:00+01:00"}).encode()),
         ("P01-M001", b"<html>502 Bad Gateway</html>"),
         ("P01-M001", b"[1, 2]"),
-        ("P01-M001", json.dumps(good).encode()),  # no ts
-        ("P01-M001", json.dumps(good | {"ts": "yesterday"}).encode()),
-        ("P01-M001", json.dumps(good | {"ts": 1709532000}).encode()),
+        ("P01-M001", json.dumps(good).encode()),  # no ts: lands for quarantine
+        ("P01-M001", json.dumps(good | {"ts": "yesterday"}).encode()),  # lands for quarantine
+        ("P01-M001", json.dumps(good | {"ts": 1709532000}).encode()),  # lands for quarantine
         ("P09-M001", json.dumps({"machine_id": "P09-M001", "ts": "2024-03-04T06:00:00"}).encode()),
         ("P01-M001", b"\xff\xfe not utf-8"),
         ("P01-M001", None),  # tombstone
         ("P01-M001", json.dumps(good | {"ts": "2024-03-04T07:00:00+01:00"}).encode()),
+        ("P09-M001", json.dumps({"machine_id": "P09-M001"}).encode()),  # no ts and no plant
     ]
-    produce(kafka_broker, topic, records)
+    produce(kafka_broker, topic, records, timestamps=[MARCH_5_NOON_MS] * len(records))
     settings = settings_for(kafka_broker, {topic: "machine_events"})
     report = run_landing_pass(settings, landing, FAST)
-    assert (report.messages, report.landed, report.dead_letters) == (10, 2, 8)
+    assert (report.messages, report.landed, report.dead_letters) == (11, 5, 6)
+    assert report.bad_ts == 3
 
-    dl_key = deadletter_key(topic, 0, 0, 9)
+    dl_key = deadletter_key(topic, 0, 0, 10)
     dead = [json.loads(x) for x in landing.read_bytes(dl_key).decode().splitlines()]
-    assert [d["offset"] for d in dead] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [d["offset"] for d in dead] == [1, 2, 6, 7, 8, 10]
     assert all(d["topic"] == topic and d["partition"] == 0 for d in dead)
     assert all(d["stream"] == "machine_events" for d in dead)
+    assert all(d["timestamp"] == MARCH_5_NOON_MS for d in dead)
     assert dead[0]["key"] == "P01-M001" and dead[0]["value"] == "<html>502 Bad Gateway</html>"
     errors = [d["error"] for d in dead]
     assert errors[0].startswith("invalid JSON")
     assert errors[1].startswith("not a JSON object")
-    assert errors[2] == "field 'ts' is missing"
-    assert "not an ISO-8601 timestamp" in errors[3]
-    assert "not an ISO-8601 string" in errors[4]
-    assert "no time zone" in errors[5] or "no plant" in errors[5]
-    assert errors[6].startswith("value is not UTF-8") and "value_base64" in dead[6]
-    assert errors[7].startswith("empty message") and dead[7]["value"] is None
+    assert "no time zone" in errors[2] or "no plant" in errors[2]
+    assert errors[3].startswith("value is not UTF-8") and "value_base64" in dead[3]
+    assert errors[4].startswith("empty message") and dead[4]["value"] is None
+    assert errors[5].startswith("no plant")  # what cannot be routed at all stays a dead letter
     # the messages after the bad ones landed; the partition moved on past all of them
-    key = data_file_key("machine_events", "P01", date(2024, 3, 4), topic, 0, 0, 9, "jsonl")
+    key = data_file_key("machine_events", "P01", date(2024, 3, 4), topic, 0, 0, 10, "jsonl")
     assert [json.loads(x)["_kafka"]["offset"] for x in landing.read_bytes(key).splitlines()] == [
         0,
         9,
     ]
-    assert committed_offsets(kafka_broker, settings.group_id, topic, 1) == {0: 10}
+    # events without a usable ts: landed as sent under their Kafka timestamp's plant-local
+    # date (2024-03-05 in Berlin), for silver to quarantine
+    no_ts = data_file_key("machine_events", "P01", date(2024, 3, 5), topic, 0, 0, 10, "jsonl")
+    lines = [json.loads(x) for x in landing.read_bytes(no_ts).splitlines()]
+    assert [x["_kafka"]["offset"] for x in lines] == [3, 4, 5]
+    assert ["ts" in lines[0], lines[1]["ts"], lines[2]["ts"]] == [False, "yesterday", 1709532000]
+    assert committed_offsets(kafka_broker, settings.group_id, topic, 1) == {0: 11}
 
     # A later pass continues after them: new chunk, nothing re-landed.
     produce(kafka_broker, topic, [("P01-M001", b"{broken"), records[0]])
     again = run_landing_pass(settings, landing, FAST)
     assert (again.messages, again.landed, again.dead_letters) == (2, 1, 1)
-    assert landing.exists(deadletter_key(topic, 0, 10, 11))
-    assert landed_offsets(landing) == Counter({(topic, 0, o): 1 for o in range(12)})
-    assert committed_offsets(kafka_broker, settings.group_id, topic, 1) == {0: 12}
+    assert landing.exists(deadletter_key(topic, 0, 11, 12))
+    assert landed_offsets(landing) == Counter({(topic, 0, o): 1 for o in range(13)})
+    assert committed_offsets(kafka_broker, settings.group_id, topic, 1) == {0: 13}
+
+
+def test_events_without_a_usable_ts_reach_the_stream_quarantine(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    """Landed by the pass, then through the real pipeline (bronze, silver, Delta): each event
+    without a usable ts is one row of quarantine/<stream> with the contract's reason, in the
+    plant-day of its Kafka timestamp; the good events are in silver."""
+    from dagster import DagsterInstance
+
+    from manufacturing_assets.environment import Settings
+    from manufacturing_assets.io_managers.delta import read_delta
+    from manufacturing_assets.pipeline import run_pipeline
+
+    topic = unique_topic("readings")
+    create_topics(kafka_broker, [topic], partitions=1)
+    settings = Settings.from_env({"MA_DATA_DIR": str(tmp_path)})
+    landing = reference_landing(Path(settings.landing_root))
+    records = [
+        ("P01-M001", reading("P01-M001", "2024-03-05T10:00:00+01:00")),
+        ("P01-M001", reading("P01-M001", "")),  # blank
+        ("P01-M002", json.dumps({"device_id": "P01-M002-T1", "machine_id": "P01-M002"}).encode()),
+        ("P01-M001", reading("P01-M001", "31/03/2024 08:15")),
+        ("P02-M001", reading("P02-M001", "2024-03-05T25:00:00", plant="P02")),
+        ("P01-M002", reading("P01-M002", "2024-03-05T11:00:00+01:00")),
+    ]
+    # Kafka timestamps: 2024-03-05 12:00 UTC (Berlin and Chicago: 2024-03-05)
+    produce(kafka_broker, topic, records, timestamps=[MARCH_5_NOON_MS] * len(records))
+    report = run_landing_pass(settings_for(kafka_broker, {topic: "sensor_readings"}), landing, FAST)
+    assert (report.messages, report.landed, report.dead_letters, report.bad_ts) == (6, 6, 0, 4)
+    assert not list(landing.list_objects(DEADLETTER_PREFIX))
+
+    with DagsterInstance.ephemeral() as instance:
+        result = run_pipeline(settings, instance, log=lambda *_: None)
+    assert not result.failed_steps
+    lake = settings.lake_root
+    quarantine = read_delta(f"{lake}/quarantine/sensor_readings")
+    assert quarantine is not None
+    offset = pl.col("raw_payload").str.json_path_match("$._kafka.offset").cast(pl.Int64)
+    rows = quarantine.sort(offset).select(
+        "plant_id", "production_date", "reason", "detail", "source", "raw_payload"
+    )
+    assert rows.select("plant_id", "production_date", "reason", "detail").rows() == [
+        ("P01", date(2024, 3, 5), "missing_ts", "field 'ts' is missing"),
+        ("P01", date(2024, 3, 5), "missing_ts", "field 'ts' is missing"),
+        (
+            "P01",
+            date(2024, 3, 5),
+            "unparseable_ts",
+            "field 'ts' is not an ISO-8601 timestamp: 31/03/2024 08:15",
+        ),
+        (
+            "P02",
+            date(2024, 3, 5),
+            "unparseable_ts",
+            "field 'ts' is not an ISO-8601 timestamp: 2024-03-05T25:00:00",
+        ),
+    ]
+    # lineage leads back to the Kafka offset: the file and the line's "_kafka" coordinates
+    assert all(parse_kafka_file_name(s) is not None for s in rows["source"])
+    offsets = [json.loads(p)["_kafka"]["offset"] for p in rows["raw_payload"]]
+    assert offsets == [1, 2, 3, 4]
+    silver = read_delta(f"{lake}/silver/sensor_readings")
+    assert silver is not None and sorted(silver["machine_id"].to_list()) == [
+        "P01-M001",
+        "P01-M002",
+    ]
 
 
 class FailingLanding(LandingZone):

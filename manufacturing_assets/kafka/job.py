@@ -66,6 +66,7 @@ def land_kafka_topics(
             "messages": report.messages,
             "landed_events": report.landed,
             "dead_letters": report.dead_letters,
+            "landed_without_ts": report.bad_ts,
             "files_written": report.files_written,
             "chunks": report.chunks,
             "redone_chunks": report.redone_chunks,

@@ -3,7 +3,9 @@
 One *landing pass* consumes the factory topics with the landing consumer group, decodes
 every message (``records.py``), routes it to ``raw/<stream>/plant=<P>/date=<D>/``
 (``routing.py``) and writes JSON-lines files named by topic, partition and offset range
-(``files.py``); a message that cannot be routed goes to the chunk's dead-letter file.
+(``files.py``); a message that cannot be routed goes to the chunk's dead-letter file (an
+event without a usable ``ts`` lands under its Kafka timestamp's date, for silver's
+quarantine: ``records.py``).
 
 Exactly once, per partition, in *chunks* of consecutive offsets ``[first, last]``:
 
@@ -84,6 +86,7 @@ class LandingReport:
     messages: int = 0  # messages consumed and landed (data or dead letter)
     landed: int = 0  # events written to raw/
     dead_letters: int = 0
+    bad_ts: int = 0  # landed without a usable `ts` (silver quarantines them)
     files_written: int = 0
     files_unchanged: int = 0  # identical files found while redoing a chunk
     chunks: int = 0
@@ -187,10 +190,17 @@ class KafkaLander:
                 self.settings.stream_for_topic(part.topic),
                 self.fmt,
                 self.reference.latest_pin(),
+                land_bad_ts=True,
+                landed_at_ms=int(time.time() * 1000),
             )
             self.ledger.write_intent(part.topic, part.partition, spec)
             self._hook("intent", partition=part.name, first=first, last=last)
-        encode = LineEncoder(self.reference.router(spec.reference)).encode
+        encoder = LineEncoder(
+            self.reference.router(spec.reference),
+            land_bad_ts=spec.land_bad_ts,
+            fallback_ms=spec.landed_at_ms,
+        )
+        encode = encoder.encode
         groups: dict[tuple[str, date], list[str]] = {}
         dead: list[str] = []
         for m in msgs:
@@ -238,6 +248,7 @@ class KafkaLander:
         self.report.messages += len(msgs)
         self.report.landed += landed
         self.report.dead_letters += len(dead)
+        self.report.bad_ts += encoder.bad_ts
         self.report.chunks += 1
         self.report.redone_chunks += redo is not None
         self._hook(

@@ -25,6 +25,12 @@ class Pending:
     stream: str
     fmt: str
     reference: ReferencePin
+    # events without a usable `ts`: landed (for silver's quarantine) or dead-lettered (intents
+    # written before that rule: a redo must route exactly as the first attempt did)
+    land_bad_ts: bool = False
+    # the chunk's landing time (epoch ms), pinned: the date of an event without a usable
+    # `ts` and without a Kafka timestamp
+    landed_at_ms: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +39,8 @@ class Pending:
             "stream": self.stream,
             "format": self.fmt,
             "reference": asdict(self.reference),
+            "land_bad_ts": self.land_bad_ts,
+            "landed_at_ms": self.landed_at_ms,
         }
 
     @classmethod
@@ -43,6 +51,8 @@ class Pending:
             stream=str(data["stream"]),
             fmt=str(data["format"]),
             reference=ReferencePin(**data["reference"]),
+            land_bad_ts=bool(data.get("land_bad_ts", False)),
+            landed_at_ms=data.get("landed_at_ms"),
         )
 
 

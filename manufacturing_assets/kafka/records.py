@@ -2,8 +2,12 @@
 
 A landed line is the message value as sent (numbers keep their literal text) on one line,
 with ``"_kafka": {topic, partition, offset, key, timestamp}`` appended for lineage. A message
-that is not UTF-8, not a JSON object or has no usable ``ts`` (or cannot be routed,
-``routing.py``) becomes a dead-letter line: its coordinates, stream, error and value.
+that is not UTF-8, not a JSON object or cannot be routed to a plant (``routing.py``) becomes a
+dead-letter line: its coordinates, stream, error and value. A JSON object routed to a plant
+whose ``ts`` is missing or unusable still lands, unchanged, under the plant-local date of its
+Kafka timestamp (or of the chunk's pinned landing time when the message has none): silver
+quarantines it with the contract's reason (``missing_ts`` / ``unparseable_ts``), as it does a
+file's record (docs/kafka.md, "Events without a usable ts").
 Whatever exception decoding a message raises (a ``ts`` outside the range of a datetime,
 JSON nested deeper than the parser recurses, ...) makes it a dead letter naming the error,
 never a failed landing pass: :meth:`LineEncoder.encode` is the one place that decides.
@@ -13,8 +17,9 @@ import base64
 import gzip
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from manufacturing_assets.kafka.routing import DeadLetter, Router, production_date
 
@@ -56,10 +61,18 @@ class LineEncoder:
     The line is the message value as sent (numbers keep their literal text) on one line,
     with ``"_kafka": {topic, partition, offset, key, timestamp}`` appended for lineage.
     Raises :class:`DeadLetter` for a message that cannot be landed.
+
+    ``land_bad_ts``: a routed object whose ``ts`` is missing or unusable lands under the
+    plant-local date of its Kafka timestamp, else of ``fallback_ms`` (epoch ms: the chunk's
+    pinned landing time), so that silver quarantines it; False (chunks whose intent was
+    written before this rule) dead-letters it as before. ``bad_ts`` counts such landings.
     """
 
-    def __init__(self, router: Router):
+    def __init__(self, router: Router, land_bad_ts: bool = True, fallback_ms: int | None = None):
         self.router = router
+        self.land_bad_ts = land_bad_ts
+        self.fallback_ms = fallback_ms
+        self.bad_ts = 0
         self._keys: dict[bytes | None, tuple[str | None, str]] = {}
         self._topics: dict[str, str] = {}
 
@@ -83,6 +96,38 @@ class LineEncoder:
         except Exception as exc:  # any other failure to decode is this message's, not the pass's
             raise DeadLetter(f"cannot decode the message: {type(exc).__name__}: {exc}") from None
 
+    @staticmethod
+    def _ts_day(ts: Any, zone: ZoneInfo) -> date:
+        """The production date of ``ts``; :class:`DeadLetter` naming what is wrong with it."""
+        if type(ts) is not str:
+            if ts is None:
+                raise DeadLetter("field 'ts' is missing")
+            raise DeadLetter(f"field 'ts' is not an ISO-8601 string: {json.dumps(ts)}")
+        if not ts.strip():
+            raise DeadLetter("field 'ts' is missing")
+        try:
+            return production_date(ts, zone)
+        except OverflowError:
+            raise DeadLetter(
+                f"field 'ts' is outside the range of representable times: {ts!r}"
+            ) from None
+        except ValueError:
+            raise DeadLetter(f"field 'ts' is not an ISO-8601 timestamp: {ts!r}") from None
+
+    def _landing_day(self, message: Any, zone: ZoneInfo, why: str) -> date:
+        """Plant-local date of the message's Kafka timestamp, else of the pinned landing time
+        (a record without a usable ``ts`` has no production date; silver quarantines it in
+        the partition of the folder it lands in)."""
+        stamp = _timestamp_ms(message)
+        if stamp is None or stamp <= 0:
+            stamp = self.fallback_ms
+        if stamp is None:
+            raise DeadLetter(f"{why}; and the message has no Kafka timestamp")
+        try:
+            return datetime.fromtimestamp(stamp / 1000, UTC).astimezone(zone).date()
+        except (OverflowError, ValueError, OSError):
+            raise DeadLetter(f"{why}; and its Kafka timestamp {stamp} is not a time") from None
+
     def _encode(self, message: Any) -> tuple[str, date, str]:
         value = message.value()
         if value is None:
@@ -98,22 +143,15 @@ class LineEncoder:
         if type(record) is not dict:
             raise DeadLetter(f"not a JSON object (a JSON {type(record).__name__})")
         ts = record.get("ts")
-        if type(ts) is not str:
-            if ts is None:
-                raise DeadLetter("field 'ts' is missing")
-            raise DeadLetter(f"field 'ts' is not an ISO-8601 string: {json.dumps(ts)}")
-        if not ts.strip():
-            raise DeadLetter("field 'ts' is missing")
         key, key_json = self._key(message.key())
         plant, zone = self.router.plant(key, record)
         try:
-            day = production_date(ts, zone)
-        except OverflowError:
-            raise DeadLetter(
-                f"field 'ts' is outside the range of representable times: {ts!r}"
-            ) from None
-        except ValueError:
-            raise DeadLetter(f"field 'ts' is not an ISO-8601 timestamp: {ts!r}") from None
+            day = self._ts_day(ts, zone)
+        except DeadLetter as exc:
+            if not self.land_bad_ts:
+                raise
+            day = self._landing_day(message, zone, str(exc))
+            self.bad_ts += 1
         topic = message.topic()
         topic_json = self._topics.get(topic)
         if topic_json is None:

@@ -4,8 +4,9 @@ The plant is the one master data ``machines`` gives the message key's machine (t
 ``machine_id`` when there is no key), else the record's ``plant_id``; the production date is
 the plant-local date of ``ts`` (plant time zone from master data ``plants``; a ``ts`` without
 offset is plant-local: earlier offset in a DST fold, shifted forward in a gap). A message
-that cannot be routed (no plant with a time zone, no usable ``ts``) raises
-:class:`DeadLetter`: it goes to its chunk's dead-letter file and never blocks its partition.
+that cannot be routed (no plant with a time zone) raises :class:`DeadLetter`: it goes to its
+chunk's dead-letter file and never blocks its partition. A message without a usable ``ts``
+has no production date: ``records.LineEncoder`` lands it under its Kafka timestamp's date.
 
 Master data is pinned per chunk (:class:`ReferencePin`: the snapshot dates the chunk was
 routed with), so a chunk redone after a crash routes exactly as the first attempt did.
