@@ -16,9 +16,13 @@ reads never depends on the other texts it is parsed with (docs/contract-decision
 - a number beyond the range of a double (``1e309``), which Polars' reader refuses, is kept
   as its literal text: the record stays, and silver flags that one value ``unparseable``.
 
-The common case is one vectorised read of all texts. Only texts that may read wrongly
-(a key token seen twice, a surrogate escape, a raw line break) or that Polars refuses are
-looked at one by one with Python's ``json`` (strict: no ``NaN``/``Infinity``).
+The common case is one vectorised read of all texts, confirmed by counting: every colon
+of a text must be accounted for by a value read (one per non-null value, plus the colons
+inside it; see ``_unconfirmed``). Only texts where the count does not add up (a key
+read twice keeps one value; a null value; a key not asked for; a nested object whose keys
+no later parse looks at) are searched for a key token seen twice, a surrogate escape or a
+raw line break, and only those that may read wrongly, or that Polars refuses, are looked at
+one by one with Python's ``json`` (strict: no ``NaN``/``Infinity``).
 """
 
 from __future__ import annotations
@@ -162,6 +166,52 @@ def _needs_a_look(texts: pl.Series) -> pl.Series:
     return (repeated | odd).fill_null(False)
 
 
+def _colons(expr: pl.Expr) -> pl.Expr:
+    return expr.str.count_matches(":", literal=True)
+
+
+def _unconfirmed(
+    present: pl.Series, parsed: pl.DataFrame, nested_checked: tuple[str, ...]
+) -> pl.Series:
+    """Texts the vectorised read does not confirm; only these need :func:`_needs_a_look`.
+
+    Every key of a JSON object is followed by one colon; every other colon is inside a
+    string, where the value read has it too (Polars renders a nested value as JSON text,
+    duplicated keys included). So when nothing is lost, a text's colons are one per value
+    read plus the colons inside the values, and a key read twice (Polars keeps one value)
+    leaves colons unaccounted for. Also in doubt: a null value or a key not asked for
+    (colons unaccounted for), a ``\\u`` escape (a decoded ``\\u003a`` is a colon the text
+    does not show), and a nested value whose keys no later strict parse looks at
+    (``nested_checked`` names the fields the caller parses again)."""
+    accounted = [
+        pl.when(pl.col(c).is_null()).then(0).otherwise(1 + _colons(pl.col(c)))
+        for c in parsed.columns
+    ]
+    unchecked = [
+        (pl.col(c).str.contains(r"^[\[{]") & (_colons(pl.col(c)) > 0)).fill_null(False)
+        for c in parsed.columns
+        if c not in nested_checked
+    ]
+    text = pl.col("__text")
+    frame = parsed.with_columns(present.alias("__text"))
+    out = frame.select(
+        (_colons(text) != pl.sum_horizontal(accounted))
+        | text.str.contains("\\u", literal=True)
+        | pl.any_horizontal(unchecked or [pl.lit(False)])
+    ).to_series()
+    return out.fill_null(True)
+
+
+def _look(present: pl.Series, parsed: pl.DataFrame, nested_checked: tuple[str, ...]) -> pl.Series:
+    """:func:`_needs_a_look`, on the texts :func:`_unconfirmed` leaves in doubt only."""
+    doubtful = _unconfirmed(present, parsed, nested_checked)
+    look = pl.Series("look", [False] * present.len(), dtype=pl.Boolean)
+    at = doubtful.arg_true()
+    if at.len():
+        look.scatter(at, _needs_a_look(present.gather(at)))
+    return look
+
+
 def _spread(frame: pl.DataFrame, at: pl.Series, n: int) -> pl.DataFrame:
     """An ``n``-row frame with the rows of ``frame`` at positions ``at`` (others null)."""
     if frame.height == n:
@@ -176,7 +226,7 @@ def _spread(frame: pl.DataFrame, at: pl.Series, n: int) -> pl.DataFrame:
 
 
 def _parse(
-    texts: pl.Series, keys: list[str], strict: bool = True
+    texts: pl.Series, keys: list[str], strict: bool = True, nested_checked: tuple[str, ...] = ()
 ) -> tuple[pl.DataFrame, pl.Series]:
     """One vectorised read when every text is fine; else a look at the doubtful ones."""
     n = texts.len()
@@ -184,10 +234,15 @@ def _parse(
     rows = texts.is_not_null().arg_true()
     present = texts.filter(texts.is_not_null())
     errors = pl.Series("error", [None] * present.len(), dtype=pl.String)
-    look = (
-        _needs_a_look(present) if strict else pl.Series([False] * present.len(), dtype=pl.Boolean)
-    )
-    parsed = _read(present, schema) if not look.any() else None
+    parsed: pl.DataFrame | str | None = _read(present, schema)
+    if not strict:
+        look = pl.Series([False] * present.len(), dtype=pl.Boolean)
+    elif isinstance(parsed, pl.DataFrame) and keys:
+        look = _look(present, parsed, nested_checked)
+    else:
+        look = _needs_a_look(present)
+    if look.any():
+        parsed = None
     if not isinstance(parsed, pl.DataFrame):
         stripped = present.str.strip_chars()
         refused = present.str.json_path_match("$").is_null() | ~(
@@ -212,7 +267,11 @@ def _parse(
 
 
 def parse_json_objects(
-    texts: pl.Series, fields: tuple[str, ...] | None, discover: bool = False, strict: bool = True
+    texts: pl.Series,
+    fields: tuple[str, ...] | None,
+    discover: bool = False,
+    strict: bool = True,
+    nested_checked: tuple[str, ...] = (),
 ) -> tuple[pl.DataFrame, pl.Series]:
     """Parse one JSON object text per row.
 
@@ -221,13 +280,15 @@ def parse_json_objects(
     a JSON object or null/blank; otherwise why it is not one unambiguous JSON object, see
     the module docstring). ``strict=False`` skips the look for duplicated keys and
     surrogates: for texts Polars itself rendered from a line that was already checked.
+    ``nested_checked``: fields whose nested objects the caller parses again strictly (their
+    inner keys are checked there, not here).
     """
     keys = list(fields or ())
     texts = texts.cast(pl.String)
     texts = pl.select(
         pl.when(texts.str.strip_chars() == "").then(None).otherwise(texts).alias("t")
     ).to_series()
-    parsed, errors = _parse(texts, keys, strict)
+    parsed, errors = _parse(texts, keys, strict, nested_checked)
     if discover:
         valid = texts.filter(errors.is_null())
         sub = parsed.filter(errors.is_null()) if parsed.width else pl.DataFrame()

@@ -131,14 +131,26 @@ def _lines(data: bytes) -> pl.DataFrame:
 def _flatten(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Open nested objects into prefixed text columns (metrics, shot content)."""
     if stream == "sensor_readings" and "metrics" in frame.columns:
-        # the metrics object is Polars' rendering of a line already checked: no second look
-        metrics, _ = parse_json_objects(
-            frame["metrics"], KNOWN_METRICS, discover=True, strict=False
-        )
-        metrics = metrics.select(
-            [c for c in metrics.columns if metrics[c].null_count() < metrics.height]
-        )
+        # the metrics object as Polars renders it (duplicated keys kept): the line's check
+        # left its keys to this strict parse, whose verdict is the line's (all values null)
+        metrics, err = parse_json_objects(frame["metrics"], KNOWN_METRICS, discover=True)
         frame = frame.drop("metrics").hstack(metrics.rename(lambda c: METRIC_PREFIX + c))
+        if err.null_count() < err.len():
+            bad = pl.lit(err).is_not_null() & pl.col("parse_error").is_null()
+            values = [c for c in frame.columns if c not in ("raw_payload", "line_number")]
+            frame = frame.with_columns(
+                pl.when(bad).then(None).otherwise(pl.col(c)).alias(c)
+                for c in values
+                if c != "parse_error"
+            ).with_columns(pl.coalesce(pl.col("parse_error"), pl.lit(err)).alias("parse_error"))
+        frame = frame.select(
+            [c for c in frame.columns if not c.startswith(METRIC_PREFIX)]
+            + [
+                c
+                for c in frame.columns
+                if c.startswith(METRIC_PREFIX) and frame[c].null_count() < frame.height
+            ]
+        )
     if stream == "shots":
         # content is a JSON document of its own (a string): checked like a line
         content, err = parse_json_objects(frame["content"], SHOT_MEASURES, discover=True)
@@ -157,7 +169,8 @@ def _read_jsonl(stream: str, data: bytes) -> pl.DataFrame:
     texts = lines.select(
         pl.when(pl.col("parse_error").is_null()).then(pl.col("raw_payload"))
     ).to_series()
-    values, errors = parse_json_objects(texts, fields)
+    # nested objects that _flatten parses again (strictly) are checked there
+    values, errors = parse_json_objects(texts, fields, nested_checked=tuple(_NESTED.values()))
     frame = lines.hstack(values).with_columns(
         pl.coalesce(pl.col("parse_error"), errors).alias("parse_error")
     )
