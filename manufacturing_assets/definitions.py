@@ -13,6 +13,7 @@ from dagster import (
     AssetSelection,
     DefaultSensorStatus,
     Definitions,
+    build_column_schema_change_checks,
     define_asset_job,
     multiprocess_executor,
 )
@@ -50,6 +51,12 @@ ASSETS = [
     *warehouse_assets(warehouse_backend()),
 ]
 ASSET_CHECKS = dimension_checks()
+# Schema change (docs/operations.md): Dagster's column-schema change check on every bronze and
+# silver table, fed by the Delta IO manager's `dagster/column_schema` (the table's schema after
+# the write): WARN naming the added/removed/retyped columns when the latest materialization's
+# schema differs from the previous one. In the code location only (`build_defs`), not in
+# `manufacturing-assets run`, whose summary lists the plant-day checks.
+SCHEMA_CHANGE_CHECKS = build_column_schema_change_checks(assets=[*bronze_assets, *silver_assets])
 
 plant_day_job = define_asset_job(
     "plant_day_job",
@@ -105,7 +112,12 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         assets += kafka_topic_specs(kafka_settings)
     return Definitions(
         assets=assets,
-        asset_checks=[*ASSET_CHECKS, unroutable_files_check, *health_checks],
+        asset_checks=[
+            *ASSET_CHECKS,
+            unroutable_files_check,
+            *health_checks,
+            *SCHEMA_CHANGE_CHECKS,
+        ],
         jobs=jobs,
         sensors=sensors,
         resources=build_resources(settings),
