@@ -1,4 +1,5 @@
-"""`manufacturing-assets`: generate sample data, run the graph, benchmark, simulate Kafka."""
+"""`manufacturing-assets`: generate sample data, run the graph, benchmark, simulate Kafka,
+replay dead letters and quarantine."""
 
 from __future__ import annotations
 
@@ -64,6 +65,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_simulate_command(args)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from manufacturing_assets.ops.replay import Selection, parse_set_fields, replay
+    from manufacturing_assets.resources.replay_ledger import ReplayLedger
+
+    settings = _settings(args)
+    selection = Selection(
+        streams=args.stream or None,
+        plants=args.plant or None,
+        dates=[date.fromisoformat(d) for d in args.date or []] or None,
+        reasons=args.reason or None,
+    )
+    ledger = ReplayLedger(lake_root=settings.lake_root, s3=settings._s3_for(settings.lake_root))
+    report = replay(
+        args.kind,
+        settings.landing_zone(),
+        ledger,
+        selection,
+        parse_set_fields(args.set or []),
+        dry_run=args.dry_run,
+    )
+    print(json.dumps(report.summary(), default=str) if args.json else report.format())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -114,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench.add_argument("--days", type=int, default=60, help="days of --backfill")
     bench.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --real-path or --backfill: print where each asset's time went (read, "
+        "parse, transform, checks, write), from the run's materialization metadata",
+    )
+    bench.add_argument(
         "--warehouse",
         action="store_true",
         help="issue 11: publish 1M marts/fact_shot rows from Delta to DuckDB and to a fakesnow "
@@ -128,6 +159,26 @@ def main(argv: list[str] | None = None) -> int:
 
     add_simulate_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
+
+    rep = sub.add_parser(
+        "replay",
+        help="re-land dead-lettered Kafka records or quarantined rows after a fix, once each "
+        "(docs/playbooks/replay.md)",
+    )
+    rep.add_argument("kind", choices=["quarantine", "deadletters"])
+    rep.add_argument("--stream", action="append", help="stream (repeatable; default all)")
+    rep.add_argument("--plant", action="append", help="plant id (repeatable; default all)")
+    rep.add_argument("--date", action="append", help="landing date YYYY-MM-DD (repeatable)")
+    rep.add_argument("--reason", action="append", help="quarantine reason (repeatable)")
+    rep.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="the fix: set FIELD on every selected record (VALUE as JSON if it parses)",
+    )
+    rep.add_argument("--dry-run", action="store_true", help="show what would be re-landed")
+    rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    rep.set_defaults(func=cmd_replay)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -40,6 +40,7 @@ def build_bronze_asset(stream: str) -> AssetsDefinition:
                 "empty_files": MetadataValue.json(stats.get("empty_files", [])),
                 "truncated_files": MetadataValue.json(stats.get("truncated", [])),
                 "landing_zone": landing.describe(f"raw/{stream}/"),
+                **stats["stopwatch"].metadata(),  # seconds_read_files, seconds_parse
             }
 
         # written chunk by chunk by the IO manager: a 10M-row day never sits in memory whole

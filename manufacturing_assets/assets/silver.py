@@ -35,6 +35,7 @@ from manufacturing_assets.checks.plant_day import (
 )
 from manufacturing_assets.io_managers.delta import DeltaLakeIOManager, FrameChunks, read_delta
 from manufacturing_assets.partitions import neighbouring_days, previous_and_same_day
+from manufacturing_assets.profiling import Stopwatch
 from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.stages import silver as stage
 from manufacturing_assets.stages.plants import PlantDays, rows_of_plant, stack
@@ -131,13 +132,16 @@ def run_silver_sensor_readings(
     totals: dict[str, int] = {}
     extra: set[str] = set()
     targets = plants_of_run(context, plants)
+    watch = Stopwatch()  # the Polars plan (parse, validate, de-duplicate) and the checks
 
     def chunks() -> Iterator[pl.DataFrame]:
         for plant in targets:
             per_day: dict[date, dict[str, int]] = {}
-            for out in stage.silver_sensor_readings(engine, bronze, plant):
+            outputs = stage.silver_sensor_readings(engine, bronze, plant)
+            for out in watch.each("transform", outputs):
                 if contract:
-                    records.check(plant, {"table": out.silver}, only=[contract])
+                    with watch.phase("checks"):
+                        records.check(plant, {"table": out.silver}, only=[contract])
                 for day, stats in day_stats(out.silver, _counted).items():
                     acc = per_day.setdefault(day, {})
                     for k, v in stats.items():
@@ -154,7 +158,11 @@ def run_silver_sensor_readings(
 
     def metadata() -> dict[str, Any]:
         _warn_extra(context, stream, extra)
-        return {**{f"run_total_{k}": v for k, v in totals.items()}, "unknown_keys": sorted(extra)}
+        return {
+            **{f"run_total_{k}": v for k, v in totals.items()},
+            "unknown_keys": sorted(extra),
+            **watch.metadata(),  # seconds_transform, seconds_checks
+        }
 
     # the IO manager writes (and so computes) the chunks when this output is yielded
     yield Output(FrameChunks(chunks(), SILVER[stream].schema, metadata), output_name="silver")

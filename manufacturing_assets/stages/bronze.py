@@ -13,6 +13,7 @@ from datetime import date, datetime
 import polars as pl
 
 from manufacturing_assets.ingest.readers import concat_bronze, read_landed_file
+from manufacturing_assets.profiling import Stopwatch
 from manufacturing_assets.resources.landing_zone import LandingZone
 
 CHUNK_ROWS = 500_000  # rows per Delta commit of a big bronze partition
@@ -29,7 +30,7 @@ def iter_bronze(
     """Bronze rows of every file landed for the given plants and dates, in chunks of about
     ``chunk_rows`` (whole files); never raises on bad content. ``stats`` is filled in as
     files are read (files, unreadable files, files with no records, truncated files, empty
-    partitions, unparsed records)."""
+    partitions, unparsed records; seconds reading and parsing files in ``stopwatch``)."""
     stats.update(
         files=[],
         unreadable={},
@@ -38,6 +39,7 @@ def iter_bronze(
         empty_partitions=[],
         unparsed_records=0,
     )
+    watch = stats.setdefault("stopwatch", Stopwatch())
     pending: list[pl.DataFrame] = []
     size = 0
     for plant, days in plants_dates.items():
@@ -47,8 +49,10 @@ def iter_bronze(
             if not objects:
                 stats["empty_partitions"].append(f"{plant}/{day}")
             for obj in objects:
-                data = landing.read_bytes(obj.key)
-                frame = read_landed_file(stream, obj.key, data, plant, day, ingested_at)
+                with watch.phase("read_files"):
+                    data = landing.read_bytes(obj.key)
+                with watch.phase("parse"):
+                    frame = read_landed_file(stream, obj.key, data, plant, day, ingested_at)
                 del data
                 errors = frame["parse_error"]
                 stats["unparsed_records"] += int(errors.is_not_null().sum())

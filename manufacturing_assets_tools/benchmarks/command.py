@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from .profile import print_profile
+
 
 def run_benchmark(args: argparse.Namespace) -> None:
     # each benchmark imported only when run: one's imports never break the other
@@ -30,6 +32,8 @@ def run_benchmark(args: argparse.Namespace) -> None:
 
         with _workdir(args) as workdir:
             run_backfill(workdir, args.days)
+            if getattr(args, "profile", False):
+                print_profile(workdir / "dagster_home")
         return
     if getattr(args, "real_path", False):  # issue 10: the path users run, through Dagster
         from .real_path import run_real_path
@@ -37,6 +41,8 @@ def run_benchmark(args: argparse.Namespace) -> None:
         with _workdir(args) as workdir:
             print(f"real path: {args.readings:,} readings, {args.files} files, in {workdir}")
             run_real_path(workdir, args.readings, args.files)
+            if getattr(args, "profile", False):
+                print_profile(workdir / "dagster_home")
         return
     if getattr(args, "production", False):  # issue 3: production streams only
         from .production import benchmark_production
