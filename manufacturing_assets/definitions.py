@@ -31,6 +31,7 @@ from manufacturing_assets.checks.landing_zone import landing_zone_spec, unroutab
 from manufacturing_assets.environment import Settings, build_resources, warehouse_backend
 from manufacturing_assets.kafka.job import kafka_landing_job
 from manufacturing_assets.ops.freshness import with_freshness
+from manufacturing_assets.ops.replay_job import replay_job
 from manufacturing_assets.partitions import plant_date_partitions
 from manufacturing_assets.sensors.automation import build_automation_sensor
 from manufacturing_assets.sensors.check_alerts import check_failure_alerts
@@ -98,6 +99,8 @@ def build_defs(settings: Settings | None = None) -> Definitions:
     )
     sensors = [check_failure_alerts, build_landing_sensor(status), build_automation_sensor(status)]
     jobs = [plant_day_job, reference_job, data_quality_job]
+    # replay of dead letters and quarantine after a fix (ops/replay.py, playbooks/replay.md)
+    jobs.append(replay_job)
     # operations (docs/operations.md): the data-quality history, appended by its own sensor;
     # plant health (stall, backlog, silent devices, late plant-days) as landing-zone checks
     sensors += [build_data_quality_sensor(status), build_health_sensor(settings, status)]

@@ -73,6 +73,7 @@ from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets.resources.ledger import LandingLedger, ledger_uri
 from manufacturing_assets.resources.notifier import Notifier
+from manufacturing_assets.resources.replay_ledger import ReplayLedger
 from manufacturing_assets.resources.s3 import DEFAULT_REGION, S3Connection
 
 if TYPE_CHECKING:
@@ -421,6 +422,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "engine": EngineResource(name=s.engine, spark_master=s.spark_master),  # type: ignore[arg-type]
         "notifier": s.notifier_resource(),
         "landing_ledger": LandingLedger(uri=ledger_uri(s.lake_root), s3=lake_s3),
+        "replay_ledger": ReplayLedger(lake_root=s.lake_root, s3=lake_s3),
         "warehouse_io_manager": s.warehouse_io_manager(),
         **({"kafka": s.kafka_settings()} if s.kafka_enabled else {}),
     }

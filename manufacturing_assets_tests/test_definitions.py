@@ -378,7 +378,7 @@ def test_storage_and_engine_change_only_resource_configuration(
     snapshots: dict[str, dict[str, Any]],
 ) -> None:
     for dim, changed_keys in (
-        ("storage", {"landing", "io_manager", "landing_ledger"}),
+        ("storage", {"landing", "io_manager", "landing_ledger", "replay_ledger"}),
         ("engine", {"engine"}),
     ):
         for a_name, b_name in _pairs(dim):
