@@ -7,10 +7,8 @@ Transformations: ``transforms/sensor_readings.py``, ``shots.py``, ``machine_even
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -55,31 +53,16 @@ def silver_sensor_readings(
     if n_rows == 0:
         rows = BRONZE["sensor_readings"].empty().lazy()
     buckets = device_buckets(n_rows, bucket_rows)
-    if buckets == 1:
-        yield _silver_sensor_bucket(engine, rows, plant)
-        return
-    # One streaming pass splits the rows into a Parquet file per bucket (a scratch folder
-    # removed afterwards); each bucket is then read alone. Filtering the bronze scan per
-    # bucket instead would read every bronze row once per bucket.
-    with tempfile.TemporaryDirectory(prefix="ma-silver-buckets-") as scratch:
-        rows.with_columns(device_bucket(buckets).alias("_bucket")).sink_parquet(
-            pl.PartitionBy(scratch, key="_bucket", include_key=False), mkdir=True
+    for k in range(buckets):
+        part = rows.filter(device_bucket(buckets) == k) if buckets > 1 else rows
+        result = sensor_readings.silver_sensor_readings(
+            engine.lazy(part), plant.timezone, list(plant.dates)
         )
-        for k in range(buckets):
-            files = sorted(Path(scratch, f"_bucket={k}").glob("*.parquet"))
-            if files:
-                yield _silver_sensor_bucket(engine, pl.scan_parquet(files), plant)
-
-
-def _silver_sensor_bucket(engine: Engine, rows: pl.LazyFrame, plant: PlantDays) -> SilverOutput:
-    result = sensor_readings.silver_sensor_readings(
-        engine.lazy(rows), plant.timezone, list(plant.dates)
-    )
-    return SilverOutput(
-        engine.collect(result.silver),
-        engine.collect(result.quarantine),
-        list(result.extra_metrics),
-    )
+        yield SilverOutput(
+            engine.collect(result.silver),
+            engine.collect(result.quarantine),
+            list(result.extra_metrics),
+        )
 
 
 def silver_shots(
