@@ -30,6 +30,8 @@ from dagster import (
     materialize,
 )
 
+from manufacturing_assets.assets.ops import KEY as DATA_QUALITY_RESULTS_KEY
+from manufacturing_assets.assets.ops import ops_assets
 from manufacturing_assets.assets.policies import MAX_PLANT_DAYS_PER_RUN
 from manufacturing_assets.catalogue import TABLES
 from manufacturing_assets.checks.landing_zone import report_unroutable_files
@@ -279,7 +281,35 @@ def run_pipeline(
     # a stream whose bronze failed stops its downstream for that plant (no empty tables)
     skip = {plant: downstream_of(keys) for plant, keys in failed.items()}
     _materialize_ranges(rest, days, report, instance, resources, log, skip)
+    _append_quality_history(instance, resources, settings, log)
     return report
+
+
+def _append_quality_history(
+    instance: DagsterInstance, resources: dict[str, Any], settings: Settings, log: Any
+) -> None:
+    """Append the run's check evaluations to ``ops/data_quality_results`` and publish it
+    (what the ``data_quality_history`` sensor does in a deployment). The checks it collects
+    are those of the whole graph, so the graph is part of the run's repository."""
+    ops = ops_assets(settings.warehouse)
+    result = materialize(
+        [*ALL_DEFS, *ops],
+        selection=[key for a in ops for key in a.keys],
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+        run_config=QUIET,
+    )
+    if not result.success:
+        log("warning: the data-quality history (ops/data_quality_results) was not updated")
+        return
+    appended = 0
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key == DATA_QUALITY_RESULTS_KEY:
+            value = materialization.metadata.get("rows_appended")
+            appended = int(value.value) if value is not None else 0  # type: ignore[arg-type]
+    log(f"data-quality history: {appended} check evaluations appended to ops/data_quality_results")
 
 
 def table_counts(settings: Settings) -> pl.DataFrame:

@@ -45,6 +45,8 @@ def run_sample(root: Path, instance: DagsterInstance) -> dict[str, Any]:
         "report": report,
         "instance": instance,
         "pristine_lake": str(pristine),
+        # the runs of the sample run itself (tests that share the instance add others)
+        "run_ids": {run.run_id for run in instance.get_runs()},
     }
 
 
