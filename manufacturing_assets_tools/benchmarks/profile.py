@@ -8,6 +8,7 @@ the rows written.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
@@ -17,7 +18,9 @@ from manufacturing_assets.profiling import PREFIX
 PHASES = ("read_files", "parse", "transform", "checks", "compute", "write")
 
 
-def _step_metadata(instance: DagsterInstance, key: AssetKey) -> list[dict]:
+def _step_metadata(
+    instance: DagsterInstance, key: AssetKey, run_ids: Collection[str] | None
+) -> list[dict]:
     """Metadata of each step's materialization of ``key`` (the first partition's: every
     partition of a step carries the same output metadata)."""
     records = []
@@ -34,6 +37,8 @@ def _step_metadata(instance: DagsterInstance, key: AssetKey) -> list[dict]:
         entry = record.event_log_entry
         step = (entry.run_id, entry.step_key)
         materialization = entry.asset_materialization
+        if run_ids is not None and entry.run_id not in run_ids:
+            continue
         if step in seen or materialization is None:
             continue
         seen.add(step)
@@ -41,12 +46,13 @@ def _step_metadata(instance: DagsterInstance, key: AssetKey) -> list[dict]:
     return out
 
 
-def print_profile(dagster_home: Path) -> None:
-    """Print seconds per phase and rows of every materialized asset."""
+def print_profile(dagster_home: Path, run_ids: Collection[str] | None = None) -> None:
+    """Print seconds per phase and rows of every materialized asset (of ``run_ids`` only,
+    when given)."""
     instance = DagsterInstance.from_config(str(dagster_home))
     rows: list[tuple[str, float, dict[str, float], int]] = []
     for key in sorted(instance.get_asset_keys(), key=lambda k: k.to_user_string()):
-        steps = _step_metadata(instance, key)
+        steps = _step_metadata(instance, key, run_ids)
         if not steps:
             continue
         phases: dict[str, float] = {}
