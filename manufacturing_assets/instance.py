@@ -11,6 +11,10 @@ tags and materializes only the first key while reporting success (dagster-io/dag
 exactly the range it was launched for, whatever launched it. (Asset backfills and the
 asset graph's Materialize button never produce such runs.)
 
+Both keep ``manufacturing_assets/backfill_plant`` on every run of a backfill that covers one
+plant (the plant of its partition or range), so that a deployment can limit a backfill's
+runs per plant (``tag_concurrency_limits`` in ``deploy/dagster.yaml``).
+
 2. An asset backfill launched from the UI targets exactly the plant-days selected. The
 asset graph's Materialize dialog sends the selected assets and partition keys; Dagster
 (``AssetBackfillData.from_asset_partitions``) gives the keys to the root assets only and
@@ -38,17 +42,50 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
 DIMENSION_PREFIX = "dagster/partition/"
+PLANT_DIMENSION_TAG = DIMENSION_PREFIX + "plant"
+BACKFILL = "dagster/backfill"
+BACKFILL_PLANT = "manufacturing_assets/backfill_plant"
 FROM_UI = "dagster/from_ui"
 PARENT_BACKFILL = "dagster/parent_backfill_id"
 
 
+def _plant_of_key(key: str) -> str | None:
+    """The plant of a ``<date>|<plant>`` partition key."""
+    parts = str(key).split("|")
+    return parts[1] if len(parts) == 2 else None
+
+
+def backfill_plant(tags: Mapping[str, Any]) -> str | None:
+    """The one plant a backfill's run covers (``None``: not a backfill run, or no single
+    plant), from its partition or range tags."""
+    if BACKFILL not in tags:
+        return None
+    if tags.get(PLANT_DIMENSION_TAG):
+        return str(tags[PLANT_DIMENSION_TAG])
+    keys = (
+        [tags.get(k) for k in (RANGE_START, RANGE_END)]
+        if tags.get(RANGE_START)
+        else [tags.get(PARTITION)]
+    )
+    plants = {_plant_of_key(k) for k in keys if k}
+    return plants.pop() if len(plants) == 1 and None not in plants else None
+
+
 def consistent_partition_tags(tags: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """``tags`` without single-partition tags when they also name a range of partitions."""
-    if not tags or not (tags.get(RANGE_START) and tags.get(RANGE_END)):
+    """``tags`` without single-partition tags when they also name a range of partitions,
+    and with ``manufacturing_assets/backfill_plant`` on a backfill's run of one plant (the
+    deployment limits backfill runs per plant with it, ``deploy/dagster.yaml``)."""
+    if not tags:
         return tags
-    if tags[RANGE_START] == tags[RANGE_END]:
-        return tags  # a range of one key: both views agree
-    return {k: v for k, v in tags.items() if k != PARTITION and not k.startswith(DIMENSION_PREFIX)}
+    out = dict(tags)
+    plant = backfill_plant(out)
+    if plant is not None:
+        out[BACKFILL_PLANT] = plant
+    if out.get(RANGE_START) and out.get(RANGE_END) and out[RANGE_START] != out[RANGE_END]:
+        out = {
+            k: v for k, v in out.items() if k != PARTITION and not k.startswith(DIMENSION_PREFIX)
+        }
+    return out
 
 
 def selected_partition_keys(target: AssetGraphSubset) -> set[str] | None:

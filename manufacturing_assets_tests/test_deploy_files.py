@@ -22,6 +22,7 @@ from dagster._core.instance.config import dagster_instance_config_schema
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from manufacturing_assets.instance import BACKFILL_PLANT
 from manufacturing_assets_tests.ui_server import REPO
 
 DEPLOY = REPO / "deploy"
@@ -143,6 +144,11 @@ def test_deploy_instance_on_postgres_with_secrets_from_env_only() -> None:
         "key": "dagster/backfill",
         "value": {"applyLimitPerUniqueValue": True},
         "limit": 2,
+    } in limits
+    assert {  # one backfill run per plant at a time (the tag: manufacturing_assets/instance.py)
+        "key": BACKFILL_PLANT,
+        "value": {"applyLimitPerUniqueValue": True},
+        "limit": 1,
     } in limits
 
 

@@ -45,11 +45,24 @@ def test_range_tags_win_over_single_partition_tags() -> None:
         "dagster/asset_partition_range_start": "2024-03-04|P01",
         "dagster/asset_partition_range_end": "2024-03-06|P01",
         "dagster/backfill": "b1",
+        "manufacturing_assets/backfill_plant": "P01",  # for the per-plant run limit
     }
     single = {"dagster/partition": "2024-03-04|P01", "dagster/partition/plant": "P01"}
     assert consistent_partition_tags(single) == single
     one = {**JOB_BACKFILL_TAGS, "dagster/asset_partition_range_end": "2024-03-04|P01"}
     assert consistent_partition_tags(one) == one  # a range of one key: both views agree
+
+
+def test_backfill_runs_name_their_one_plant() -> None:
+    """``manufacturing_assets/backfill_plant``: on a backfill's runs of one plant only."""
+    plant = "manufacturing_assets/backfill_plant"
+    single = {"dagster/backfill": "b1", "dagster/partition": "2024-03-04|P02"}
+    assert consistent_partition_tags(single)[plant] == "P02"  # type: ignore[index]
+    range_tags = {k: v for k, v in JOB_BACKFILL_TAGS.items() if "partition/" not in k}
+    assert consistent_partition_tags({**range_tags, "dagster/backfill": "b1"})[plant] == "P01"  # type: ignore[index]
+    two_plants = {**range_tags, "dagster/asset_partition_range_end": "2024-03-06|P02"}
+    assert plant not in consistent_partition_tags({**two_plants, "dagster/backfill": "b1"})  # type: ignore[operator]
+    assert plant not in consistent_partition_tags(JOB_BACKFILL_TAGS)  # type: ignore[operator]
 
 
 def _landing(tmp_path: Path) -> Settings:
