@@ -63,7 +63,8 @@ def test_one_row_per_evaluation_of_the_sample_run(sample_run: dict, tmp_path: Pa
             r["severity"],
         )
         for r in table.filter(
-            (pl.col("asset") != "landing_zone") & pl.col("run_id").is_in(sorted(sample_run["run_ids"]))
+            (pl.col("asset") != "landing_zone")
+            & pl.col("run_id").is_in(sorted(sample_run["run_ids"]))
         ).iter_rows(named=True)
     )
     assert stored == reported
