@@ -181,12 +181,8 @@ class Deployment(UIServer):
         return rows
 
     def s3(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.s3_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=SECRETS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=SECRETS["AWS_SECRET_ACCESS_KEY"],
+        return _s3_client(
+            self.s3_endpoint, SECRETS["AWS_ACCESS_KEY_ID"], SECRETS["AWS_SECRET_ACCESS_KEY"]
         )
 
     def s3_objects(self, prefix: str) -> dict[str, bytes]:
@@ -209,6 +205,17 @@ def _postgres(sql: str) -> None:
     conn.close()
 
 
+def _s3_client(endpoint: str, key: str = "x", secret: str = "x") -> Any:
+    """A boto3 S3 client of the local moto server."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+    )
+
+
 @contextmanager
 def _moto(root: Path) -> Iterator[str]:
     port = free_port()
@@ -224,13 +231,7 @@ def _moto(root: Path) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                boto3.client(
-                    "s3",
-                    endpoint_url=endpoint,
-                    region_name="us-east-1",
-                    aws_access_key_id="x",
-                    aws_secret_access_key="x",
-                ).list_buckets()
+                _s3_client(endpoint).list_buckets()
                 break
             except Exception:
                 if proc.poll() is not None or time.monotonic() > deadline:
@@ -266,13 +267,7 @@ def start_deployment(root: Path) -> Iterator[Deployment]:
     try:
         with _moto(root) as endpoint:
             bucket = "factory"
-            boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="x",
-                aws_secret_access_key="x",
-            ).create_bucket(Bucket=bucket)
+            _s3_client(endpoint).create_bucket(Bucket=bucket)
             postgres = {
                 "DAGSTER_POSTGRES_HOST": PG["host"],
                 "DAGSTER_POSTGRES_PORT": str(PG["port"]),
