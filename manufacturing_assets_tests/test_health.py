@@ -187,3 +187,70 @@ def test_sensor_reports_each_incident_once_and_the_recovery(tmp_path: Path) -> N
         write_deltalake(f"{lake}/bronze/sensor_readings", more.to_arrow(), mode="append")
         third, cursor = tick(cursor)
         assert [(e.check_name, e.passed) for e in third.asset_events] == [("landing_backlog", True)]
+
+
+# ------------------------------------------------- silent devices: a plant-day check of silver
+FIRST = date(2024, 3, 1)
+WEEK = [FIRST + timedelta(days=n) for n in range(8)]  # 7 days of history, then the 8th
+
+
+def land_readings(landing, day: date, devices: list[str], name: str = "a.jsonl") -> None:
+    from manufacturing_assets_tests.helpers import jsonl, land, reading
+
+    rows = [reading(d, f"{day.isoformat()}T10:{m:02d}:00+01:00") for d in devices for m in (0, 5)]
+    land(landing, "sensor_readings", "P01", day.isoformat(), name, jsonl(rows))
+
+
+def silent_rows(lake: str) -> pl.DataFrame:
+    from manufacturing_assets.io_managers.delta import read_delta
+
+    table = read_delta(f"{lake}/ops/data_quality_results")
+    assert table is not None
+    return table.filter(pl.col("rule") == "silent_devices").sort("production_date", "evaluation_id")
+
+
+def test_silent_devices_is_judged_per_plant_day_in_the_silver_step(tmp_path: Path) -> None:
+    """Ten devices a day for a week; on the 8th two send nothing (20 % > 10 %): the silver
+    step of that plant-day warns, naming them; every other plant-day passes. The devices
+    come late: re-running only the 8th (history read from the silver table) passes."""
+    import json
+
+    from manufacturing_assets.environment import Settings
+    from manufacturing_assets.pipeline import run_pipeline
+    from manufacturing_assets.resources.landing_zone import LandingZone
+    from manufacturing_assets_tests.helpers import write_plants
+
+    settings = Settings.from_env({"MA_DATA_DIR": str(tmp_path)})
+    landing = LandingZone(root=settings.landing_root)
+    write_plants(landing)
+    devices = [f"P01-M{n:03d}-T1" for n in range(1, 11)]
+    for day in WEEK[:-1]:
+        land_readings(landing, day, devices)
+    land_readings(landing, WEEK[-1], devices[:8])
+    with DagsterInstance.ephemeral() as instance:
+        report = run_pipeline(settings, instance, log=lambda *_: None)
+        assert not report.failed_steps
+        rows = silent_rows(settings.lake_root).filter(pl.col("production_date").is_in(WEEK))
+        assert rows["asset"].unique().to_list() == ["silver/sensor_readings"]
+        assert rows.select("production_date", "passed").rows() == [
+            *[(d, True) for d in WEEK[:-1]],
+            (WEEK[-1], False),
+        ]
+        eighth = rows.row(-1, named=True)
+        assert (eighth["plant_id"], eighth["severity"]) == ("P01", "WARN")
+        measured = json.loads(eighth["measured"])
+        assert (measured["expected_devices"], measured["silent_devices"]) == (10, 2)
+        assert measured["silent_share"] == 0.2
+        assert measured["silent"] == "P01-M009-T1, P01-M010-T1"
+        assert "2 of 10 devices" in eighth["description"]
+        first = json.loads(rows.row(0, named=True)["measured"])
+        assert first["expected_devices"] == 0  # no history yet: nothing can be silent
+
+        # the two devices' readings arrive late; only the 8th is re-run
+        land_readings(landing, WEEK[-1], devices[8:], name="late.jsonl")
+        report = run_pipeline(settings, instance, [("P01", WEEK[-1])], log=lambda *_: None)
+        assert not report.failed_steps
+        again = silent_rows(settings.lake_root).filter(pl.col("production_date") == WEEK[-1])
+        assert again["passed"].to_list() == [False, True]
+        measured = json.loads(again.row(-1, named=True)["measured"])
+        assert (measured["expected_devices"], measured["silent_devices"]) == (10, 0)

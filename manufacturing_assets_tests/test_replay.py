@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from manufacturing_assets.cli import main as cli
 from manufacturing_assets.environment import Settings, build_resources
@@ -19,6 +19,7 @@ from manufacturing_assets.io_managers.delta import read_delta
 from manufacturing_assets.kafka.files import DEADLETTER_PREFIX
 from manufacturing_assets.kafka.lander import LandingOptions, run_landing_pass
 from manufacturing_assets.kafka.settings import KafkaSettings
+from manufacturing_assets.ops.feed import new_evaluations
 from manufacturing_assets.ops.replay_job import replay_job
 from manufacturing_assets.pipeline import run_pipeline
 from manufacturing_assets.resources.landing_zone import LandingZone
@@ -95,6 +96,21 @@ def test_quarantine_replay_relands_once_and_reaches_silver(
     # the landing zone now holds the fixed records: through the pipeline they reach silver
     with DagsterInstance.ephemeral() as instance:
         assert not run_pipeline(settings, instance, log=lambda *_: None).failed_steps
+        check = AssetCheckKey(AssetKey(["silver", "shots"]), "quarantine_share")
+        evaluations, _ = new_evaluations(instance, [check], {})
+    # the replayed originals no longer count in their plant-day's quarantine share
+    expected = Counter(bad["production_date"].to_list())
+    replayed = {
+        date.fromisoformat(e.partition.split("|")[0]): e.metadata["replayed"]
+        for e in evaluations
+        if e.partition and e.partition.endswith("|P02")
+    }
+    assert {d: n for d, n in replayed.items() if n} == dict(expected)
+    for e in evaluations:
+        if e.partition and e.partition.endswith("|P02") and e.metadata["replayed"]:
+            open_rows = e.metadata["quarantined"] - e.metadata["replayed"]
+            total = e.metadata["silver_rows"] + open_rows
+            assert e.metadata["quarantine_share"] == round(open_rows / total, 6)
     silver = read_delta(f"{lake}/silver/shots")
     assert silver is not None
     replayed = silver.filter(pl.col("source") == key)

@@ -29,14 +29,22 @@ from manufacturing_assets.catalogue.quarantine import QUARANTINE
 from manufacturing_assets.catalogue.silver import MACHINE_STATE_INTERVALS, SILVER
 from manufacturing_assets.checks.plant_day import (
     QUARANTINE_SHARE,
+    SILENT_DEVICES,
     PlantDayCheck,
     contract_check,
     quarantine_share_outcome,
 )
-from manufacturing_assets.io_managers.delta import DeltaLakeIOManager, FrameChunks, read_delta
+from manufacturing_assets.io_managers.delta import (
+    DeltaLakeIOManager,
+    FrameChunks,
+    read_delta,
+    scan_delta,
+)
+from manufacturing_assets.ops.health import HISTORY_DAYS
 from manufacturing_assets.partitions import neighbouring_days, previous_and_same_day
 from manufacturing_assets.profiling import Stopwatch
 from manufacturing_assets.resources.engine import EngineResource
+from manufacturing_assets.resources.replay_ledger import ReplayLedger
 from manufacturing_assets.stages import silver as stage
 from manufacturing_assets.stages.plants import PlantDays, rows_of_plant, stack
 
@@ -52,7 +60,8 @@ def _outs(stream: str) -> dict[str, Any]:
 
 
 def _checks(stream: str) -> list[PlantDayCheck]:
-    return [contract_check(SILVER[stream], blocking=True), QUARANTINE_SHARE]
+    health = [SILENT_DEVICES] if stream == "sensor_readings" else []
+    return [contract_check(SILVER[stream], blocking=True), QUARANTINE_SHARE, *health]
 
 
 def _specs(stream: str) -> list:
@@ -67,19 +76,29 @@ def _warn_extra(context: AssetExecutionContext, stream: str, extra: set[str]) ->
         )
 
 
+def replayed_origins(replay_ledger: ReplayLedger | None, stream: str) -> pl.DataFrame:
+    """``origin`` (``source:line``) of the stream's quarantined records a replay re-landed."""
+    origins = replay_ledger.replayed_origins(stream) if replay_ledger is not None else set()
+    return pl.DataFrame({"origin": sorted(origins)}, schema={"origin": pl.String})
+
+
 def run_silver(
     context: AssetExecutionContext,
     stream: str,
     plants: pl.DataFrame,
     compute: Callable[[PlantDays], stage.SilverOutput],
+    replay_ledger: ReplayLedger | None = None,
 ) -> Iterator[Any]:
     """Per plant: ``compute(plant)`` -> (silver, quarantine); yields both outputs, per
     plant-day metadata and check evaluations."""
     records = PlantDayRecords(context, AssetKey(SILVER[stream].key_path), _checks(stream))
+    replayed = replayed_origins(replay_ledger, stream)
     silvers, quarantines, extra = [], [], set()
     for plant in plants_of_run(context, plants):
         out = compute(plant)
-        records.check(plant, {"table": out.silver, "quarantine": out.quarantine})
+        records.check(
+            plant, {"table": out.silver, "quarantine": out.quarantine}, {"replayed": replayed}
+        )
         records.add_metadata(plant, day_stats(out.silver, stage.silver_stats))
         silvers.append(out.silver)
         quarantines.append(out.quarantine)
@@ -110,10 +129,44 @@ def _counted(frame: pl.DataFrame) -> dict[str, int]:
 def silver_sensor_readings(
     context: AssetExecutionContext,
     engine: EngineResource,
+    io_manager: ResourceParam[Any],
+    replay_ledger: ReplayLedger,
     bronze: pl.LazyFrame,
     plants: pl.DataFrame,
 ):
-    yield from run_silver_sensor_readings(context, engine, bronze, plants)
+    yield from run_silver_sensor_readings(
+        context, engine, bronze, plants, io_manager, replay_ledger
+    )
+
+
+DEVICE_COLUMNS = ["plant_id", "production_date", "device_id"]
+
+
+def devices_before(io_manager: Any, plant: PlantDays, log: Any) -> pl.DataFrame:
+    """(plant_id, production_date, device_id) of the silver readings of the ``HISTORY_DAYS``
+    days before each of the plant's dates that the run does not compute itself, read from
+    the silver table (partition-pruned, three columns, distinct)."""
+    empty = pl.DataFrame(
+        schema={"plant_id": pl.String, "production_date": pl.Date, "device_id": pl.String}
+    )
+    days = {d - timedelta(days=n) for d in plant.dates for n in range(1, HISTORY_DAYS + 1)} - set(
+        plant.dates
+    )
+    if not days:
+        return empty
+    if not isinstance(io_manager, DeltaLakeIOManager):
+        log.warning(
+            "io_manager is not the Delta IO manager: silent_devices knows only the devices "
+            "of the plant-days of this run"
+        )
+        return empty
+    parts = [{"plant_id": plant.plant, "production_date": d} for d in sorted(days)]
+    lazy = scan_delta(
+        io_manager.table_uri(SILVER["sensor_readings"].key_path), io_manager.storage_options, parts
+    )
+    if lazy is None:
+        return empty
+    return lazy.select(DEVICE_COLUMNS).unique().collect().cast(empty.schema)  # type: ignore[arg-type]
 
 
 def run_silver_sensor_readings(
@@ -121,6 +174,8 @@ def run_silver_sensor_readings(
     engine: EngineResource,
     bronze: pl.LazyFrame,
     plants: pl.DataFrame,
+    io_manager: Any = None,
+    replay_ledger: ReplayLedger | None = None,
 ) -> Iterator[Any]:
     """Like :func:`run_silver`, but silver is written chunk by chunk (device buckets of a
     big partition), checked chunk by chunk, never held whole."""
@@ -128,6 +183,7 @@ def run_silver_sensor_readings(
     records = PlantDayRecords(context, AssetKey(SILVER[stream].key_path), _checks(stream))
     contract = records.checks[0].name if records.checks else None
     quarantines: list[pl.DataFrame] = []
+    devices: dict[str, list[pl.DataFrame]] = {}  # plant -> distinct devices per day
     silver_rows: dict[tuple[str, date], int] = {}
     totals: dict[str, int] = {}
     extra: set[str] = set()
@@ -147,6 +203,9 @@ def run_silver_sensor_readings(
                     for k, v in stats.items():
                         acc[k] = acc.get(k, 0) + v
                 quarantines.append(out.quarantine)
+                devices.setdefault(plant.plant, []).append(
+                    out.silver.select(DEVICE_COLUMNS).unique()
+                )
                 extra.update(out.extra_columns)
                 yield out.silver
             for day in plant.dates:
@@ -173,8 +232,19 @@ def run_silver_sensor_readings(
             (p, d): quarantine.filter((pl.col("plant_id") == p) & (pl.col("production_date") == d))
             for p, d in silver_rows
         }
+        replayed = replayed_origins(replay_ledger, stream)["origin"].to_list()
         for (p, d), n in silver_rows.items():
-            records.record(QUARANTINE_SHARE.name, p, d, quarantine_share_outcome(n, by_day[(p, d)]))
+            outcome = quarantine_share_outcome(n, by_day[(p, d)], replayed)
+            records.record(QUARANTINE_SHARE.name, p, d, outcome)
+    if SILENT_DEVICES in records.checks:
+        for plant in targets:
+            seen = [devices_before(io_manager, plant, context.log), *devices.get(plant.plant, [])]
+            records.check(
+                plant,
+                {},
+                {"devices": pl.concat(seen, how="vertical_relaxed")},
+                only=[SILENT_DEVICES.name],
+            )
     yield from records.results()
 
 
@@ -206,6 +276,7 @@ def build_silver_asset(stream: str) -> AssetsDefinition:
     def _silver(
         context: AssetExecutionContext,
         engine: EngineResource,
+        replay_ledger: ReplayLedger,
         bronze: pl.DataFrame,
         plants: pl.DataFrame,
         **reference: pl.DataFrame,
@@ -215,6 +286,7 @@ def build_silver_asset(stream: str) -> AssetsDefinition:
             stream,
             plants,
             lambda p: compute(engine, rows_of_plant(bronze, p.plant), p, **reference),
+            replay_ledger,
         )
 
     return _silver

@@ -5,8 +5,9 @@ They are declared here so the UI lists them and their evaluations reach the aler
 data-quality history. They belong to the landing zone (an external asset no job
 materializes): a check declared on ``silver/sensor_readings`` would be executed by every
 ``plant_day_job`` run and by the automation sensor, while these rules need the clock, the
-ledger and seven days of history. Each evaluation names its plant (and plant-day) in its
-metadata; ``silent_devices`` also carries the plant-day as its partition.
+ledger or the whole landing zone. Each evaluation names its plant (and plant-day) in its
+metadata. Silent devices are a plant-day check of ``silver/sensor_readings``
+(``checks/plant_day.SILENT_DEVICES``), judged in the step that materializes the plant-day.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from manufacturing_assets.checks.landing_zone import LANDING_ZONE_KEY
 SEVERITY = AssetCheckSeverity.WARN
 INGESTION_STALLED = "ingestion_stalled"
 LANDING_BACKLOG = "landing_backlog"
-SILENT_DEVICES = "silent_devices"
 PLANT_DAY_COMPLETE = "plant_day_complete"
 
 DESCRIPTIONS = {
@@ -29,10 +29,6 @@ DESCRIPTIONS = {
     LANDING_BACKLOG: (
         "Files landed more than MA_BACKLOG_MINUTES (60) ago and not yet in bronze (no bronze "
         "row has them as source)."
-    ),
-    SILENT_DEVICES: (
-        "More than MA_SILENT_DEVICE_SHARE (10 %) of the devices a plant had in the previous 7 "
-        "days sent nothing in the plant-day (silver sensor readings)."
     ),
     PLANT_DAY_COMPLETE: (
         "Every silver stream of a plant-day is materialized within MA_COMPLETE_AFTER_HOURS (6) "
@@ -50,13 +46,11 @@ def _declared(name: str):
     )
     def _check():
         raise Failure(
-            f"{name} is evaluated by the plant_health sensor (it needs the clock, the landing "
-            "ledger and seven days of history): start or tick that sensor instead."
+            f"{name} is evaluated by the plant_health sensor (it needs the clock and the landing "
+            "ledger): start or tick that sensor instead."
         )
 
     return _check
 
 
-health_checks = [
-    _declared(n) for n in (INGESTION_STALLED, LANDING_BACKLOG, SILENT_DEVICES, PLANT_DAY_COMPLETE)
-]
+health_checks = [_declared(n) for n in (INGESTION_STALLED, LANDING_BACKLOG, PLANT_DAY_COMPLETE)]

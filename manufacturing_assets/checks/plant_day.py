@@ -9,12 +9,15 @@ asset step yields one ``AssetCheckEvaluation`` per plant-day (``assets/runner.py
   (ERROR) on silver, WARN on gold and facts;
 - ``quarantine_share``: WARN when more than 5 % of a plant-day's records were quarantined;
 - ``referential_integrity`` (facts, ERROR, not blocking): every surrogate key exists in its
-  dimension and is the version valid on the row's production date.
+  dimension and is the version valid on the row's production date;
+- ``silent_devices`` (silver sensor readings, WARN): more than ``MA_SILENT_DEVICE_SHARE`` (10 %)
+  of the devices the plant had in the previous 7 days sent nothing in the plant-day (rule in
+  ``ops/health.silent_devices``; the asset reads the 7 days before from the silver table).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,6 +32,7 @@ from manufacturing_assets.checks.contracts import (
     validate_by_partition,
 )
 from manufacturing_assets.checks.marts_logic import referential_violations
+from manufacturing_assets.ops.health import HISTORY_DAYS, silent_devices
 from manufacturing_assets.partitions import plant_date_partitions
 
 QUARANTINE_WARN_SHARE = 0.05
@@ -95,10 +99,26 @@ def contract_check(table: Table, blocking: bool) -> PlantDayCheck:
     )
 
 
-def quarantine_share_outcome(silver_rows: int, quarantine: pl.DataFrame) -> Outcome:
-    """The share of a plant-day's records that were quarantined, judged on that day alone."""
-    total = silver_rows + quarantine.height
-    share = quarantine.height / total if total else 0.0
+def quarantine_share_outcome(
+    silver_rows: int, quarantine: pl.DataFrame, replayed: Collection[str] = ()
+) -> Outcome:
+    """The share of a plant-day's records that were quarantined, judged on that day alone.
+
+    ``replayed``: origins (``source:line``) re-landed by a replay (``ops/replay.py``); their
+    quarantine rows stay as the record of what was rejected, but they no longer count: the
+    fixed record is in silver (or quarantined again under its replay file)."""
+    resolved = (
+        quarantine.filter(
+            pl.concat_str(
+                [pl.col("source"), pl.col("line_number").cast(pl.String)], separator=":"
+            ).is_in(list(replayed))
+        ).height
+        if replayed and quarantine.height
+        else 0
+    )
+    open_rows = quarantine.height - resolved
+    total = silver_rows + open_rows
+    share = open_rows / total if total else 0.0
     reasons = quarantine.group_by("reason").len().sort("reason") if quarantine.height else None
     return Outcome(
         passed=share <= QUARANTINE_WARN_SHARE,
@@ -106,25 +126,72 @@ def quarantine_share_outcome(silver_rows: int, quarantine: pl.DataFrame) -> Outc
             "quarantine_share": round(share, 6),
             "threshold": QUARANTINE_WARN_SHARE,
             "quarantined": quarantine.height,
+            "replayed": resolved,
             "silver_rows": silver_rows,
             "by_reason": MetadataValue.json(
                 dict(reasons.iter_rows()) if reasons is not None else {}
             ),
         },
-        description=f"{share:.2%} of the plant-day's records were quarantined (warn above 5%).",
+        description=(
+            f"{share:.2%} of the plant-day's records were quarantined (warn above 5%)"
+            + (
+                f"; {resolved} quarantined record(s) were replayed and are not counted."
+                if resolved
+                else "."
+            )
+        ),
     )
 
 
 def _quarantine_share(frames: Frames) -> Outcome:
-    return quarantine_share_outcome(frames["table"].height, frames["quarantine"])
+    replayed = frames.get("replayed")
+    origins = replayed["origin"].to_list() if replayed is not None else ()
+    return quarantine_share_outcome(frames["table"].height, frames["quarantine"], origins)
 
 
 QUARANTINE_SHARE = PlantDayCheck(
     name="quarantine_share",
-    description="WARN when more than 5% of a plant-day's records are quarantined.",
+    description=(
+        "WARN when more than 5% of a plant-day's records are quarantined (records a replay "
+        "re-landed after a fix no longer count)."
+    ),
     severity=AssetCheckSeverity.WARN,
     blocking=False,
     evaluate=_quarantine_share,
+)
+
+
+def _silent_devices_by_partition(
+    frames: Frames, partitions: list[tuple[str, date]]
+) -> dict[tuple[str, date], Outcome]:
+    """``frames["devices"]``: (plant_id, production_date, device_id) of the plant-days and
+    the ``HISTORY_DAYS`` days before each; threshold from the environment."""
+    import os
+
+    from manufacturing_assets.environment import HealthSettings
+
+    share = HealthSettings.from_env(dict(os.environ)).silent_device_share
+    out = {}
+    for plant, day in partitions:
+        verdict = silent_devices(frames["devices"], plant, day, share)
+        out[(plant, day)] = Outcome(verdict.passed, verdict.metadata, verdict.description)
+    return out
+
+
+def _needs_partitions(frames: Frames) -> Outcome:
+    raise TypeError("silent_devices needs the plant-days it judges: use evaluate_partitions")
+
+
+SILENT_DEVICES = PlantDayCheck(
+    name="silent_devices",
+    description=(
+        "WARN when more than MA_SILENT_DEVICE_SHARE (10 %) of the devices the plant had in the "
+        f"previous {HISTORY_DAYS} days sent nothing in the plant-day."
+    ),
+    severity=AssetCheckSeverity.WARN,
+    blocking=False,
+    evaluate=_needs_partitions,
+    evaluate_partitions=_silent_devices_by_partition,
 )
 
 

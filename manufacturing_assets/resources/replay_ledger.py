@@ -50,6 +50,12 @@ class ReplayLedger(ConfigurableResource):
             return pl.DataFrame(schema=REPLAY_LEDGER_SCHEMA)
         return frame.select([pl.col(c).cast(t) for c, t in REPLAY_LEDGER_SCHEMA.items()])
 
+    def replayed_origins(self, stream: str) -> set[str]:
+        """``source:line`` of every quarantined record of ``stream`` a replay re-landed (the
+        original row stays in quarantine, with its reason, as the record of what happened)."""
+        rows = self.read().filter((pl.col("kind") == "quarantine") & (pl.col("stream") == stream))
+        return set(rows["origin"].to_list())
+
     def replayed_ids(self) -> set[str]:
         return set(self.read()["record_id"].to_list())
 

@@ -1,11 +1,11 @@
-"""The ``plant_health`` sensor: ingestion stalled, landing backlog, silent devices and late
-plant-days, evaluated from the lake and the landing ledger (``ops/health.py``) and reported
-as check evaluations of the landing zone (``checks/health.py``), each naming plant and date,
-so they reach the alerts (``check_failure_alerts``) and ``ops/data_quality_results``.
+"""The ``plant_health`` sensor: ingestion stalled, landing backlog and late plant-days,
+evaluated from the lake and the landing ledger (``ops/health.py``) and reported as check
+evaluations of the landing zone (``checks/health.py``), each naming plant (and date), so they
+reach the alerts (``check_failure_alerts``) and ``ops/data_quality_results``.
 
 Reported when a verdict changes (a plant stalls, recovers ...), not at every tick: one alert
-per incident. Silent devices are judged once for each new materialization of a plant-day of
-``silver/sensor_readings`` (the cursor keeps the last materialization's storage id).
+per incident. Silent devices are a plant-day check of ``silver/sensor_readings``, judged in
+the step that materializes the plant-day (``checks/plant_day.SILENT_DEVICES``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import polars as pl
 from dagster import (
     AssetCheckEvaluation,
     AssetKey,
-    AssetRecordsFilter,
     DefaultSensorStatus,
     SensorEvaluationContext,
     SensorResult,
@@ -31,7 +30,6 @@ from manufacturing_assets.checks.health import (
     LANDING_BACKLOG,
     PLANT_DAY_COMPLETE,
     SEVERITY,
-    SILENT_DEVICES,
 )
 from manufacturing_assets.checks.landing_zone import LANDING_ZONE_KEY
 from manufacturing_assets.environment import HealthSettings, Settings
@@ -43,13 +41,11 @@ from manufacturing_assets.ops.health import (
     incomplete_plant_days,
     landing_backlog,
     running_plants,
-    silent_devices,
     stalled_plants,
 )
 from manufacturing_assets.partitions import split_key
 from manufacturing_assets.resources.ledger import REQUESTED, LandingLedger
 
-SILVER_READINGS = AssetKey(["silver", "sensor_readings"])
 SILVER_STREAMS = ("sensor_readings", "shots", "machine_events", "quality_inspections")
 COMPLETENESS_DAYS = 7
 
@@ -128,27 +124,6 @@ def evaluate_health(
     ).items():
         report(INGESTION_STALLED, plant, verdict)
 
-    # silent devices: each new silver/sensor_readings materialization of a plant-day
-    after = state.get("readings_storage_id")
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=SILVER_READINGS, after_storage_id=after), limit=1000
-    ).records
-    for record in sorted(records, key=lambda r: r.storage_id):
-        state["readings_storage_id"] = max(state.get("readings_storage_id") or 0, record.storage_id)
-        if not record.partition_key:
-            continue
-        plant, day = split_key(record.partition_key)
-        days = [day - timedelta(days=n) for n in range(HISTORY_DAYS + 1)]
-        parts = [{"plant_id": plant, "production_date": d} for d in days]
-        frame = _lake(
-            io_manager, ["silver", "sensor_readings"], parts,
-            ["plant_id", "production_date", "device_id"],
-        )  # fmt: skip
-        if frame is None:
-            continue
-        verdict = silent_devices(frame, plant, day, settings.silent_device_share)
-        events.append(evaluation(SILENT_DEVICES, verdict, record.partition_key))
-
     # plant-days not complete in time (every silver stream materialized)
     plants = read_delta(io_manager.table_uri(["reference", "plants"]), io_manager.storage_options)
     zones = plant_timezones(plants) if plants is not None else {}
@@ -186,9 +161,9 @@ def build_health_sensor(
         minimum_interval_seconds=60,
         default_status=default_status,
         description=(
-            "Ingestion stalled, landing backlog, silent devices and late plant-days "
-            "(thresholds: MA_STALL_MINUTES, MA_BACKLOG_MINUTES, MA_SILENT_DEVICE_SHARE, "
-            "MA_COMPLETE_AFTER_HOURS), reported as checks of landing_zone when they change."
+            "Ingestion stalled, landing backlog and late plant-days (thresholds: "
+            "MA_STALL_MINUTES, MA_BACKLOG_MINUTES, MA_COMPLETE_AFTER_HOURS), reported as "
+            "checks of landing_zone when they change."
         ),
     )
     def plant_health(
