@@ -144,3 +144,19 @@ def test_job_appends_evaluations_and_publishes_them_to_the_warehouse(tmp_path: P
         with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
             assert con.execute(sql).fetchone() == (3, 4, 12)
             assert con.execute("select count(*) from ops.data_quality_results").fetchone() == (6,)
+
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+            ids = con.execute("select min(evaluation_id) from ops.data_quality_results").fetchone()
+
+    # a new instance (a redeploy on a fresh database) numbers its evaluations from 1 again:
+    # the history keeps them next to the old ones
+    (tmp_path / "home2").mkdir()
+    with DagsterInstance.local_temp(str(tmp_path / "home2")) as fresh:
+        fresh.report_runless_asset_event(evaluation("P02", "2024-03-08", False, 4))
+        assert job.execute_in_process(instance=fresh).success
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+            assert con.execute(sql).fetchone() == (4, 5, 16)
+            assert con.execute(
+                "select count(*), count(distinct evaluation_id) from ops.data_quality_results"
+            ).fetchone() == (7, 6)
+            assert ids == (1,)

@@ -33,15 +33,16 @@ DATA_QUALITY_RESULTS = Table(
         "Every asset-check evaluation (pandera contracts, quarantine share, referential "
         "integrity, dimension checks, health checks, landing-zone checks): rule, asset, plant, "
         "date, run, passed, severity and the measured numbers. One row per evaluation, "
-        "appended (idempotently, keyed by the instance's execution record id)."
+        "appended idempotently (key: evaluation_id, run_id, evaluated_at; record ids restart "
+        "in a new Dagster instance)."
     ),
     columns=columns(
         Column(
             "evaluation_id",
             INT,
-            "The evaluation's execution record id in the Dagster instance (unique).",
+            "The evaluation's execution record id in the Dagster instance (unique in that "
+            "instance).",
             nullable=False,
-            unique=True,
         ),
         Column(
             "rule",
@@ -54,7 +55,10 @@ DATA_QUALITY_RESULTS = Table(
         Column("production_date", DATE, "Date of the plant-day checked (null: unpartitioned)."),
         Column("partition_key", STRING, "The Dagster partition key (`2024-03-30|P01`)."),
         Column(
-            "run_id", STRING, "The run that evaluated the check (empty: runless, e.g. a sensor)."
+            "run_id",
+            STRING,
+            "The run that evaluated the check (empty: runless, e.g. a sensor).",
+            nullable=False,
         ),
         Column("passed", BOOL, "Whether the check passed.", nullable=False),
         Column("severity", STRING, "ERROR or WARN.", nullable=False, isin=SEVERITIES),
@@ -64,7 +68,7 @@ DATA_QUALITY_RESULTS = Table(
         Column("evaluated_at", UTC_TS, "When the evaluation was recorded.", nullable=False),
     ),
     partitioning=Partitioning.NONE,
-    unique=("evaluation_id",),
+    unique=("evaluation_id", "run_id", "evaluated_at"),
     domain="operations",
 )
 

@@ -2,8 +2,11 @@
 
 Rows come from the instance's check execution records (``ops/feed.py``: every evaluation,
 passed or not, each once) and are appended to the Delta table with a ``MERGE`` that inserts
-only evaluation ids the table does not hold: a repeated or overlapping collection adds
-nothing, so the table has exactly one row per evaluation whatever happens between runs.
+only evaluations the table does not hold (key: ``evaluation_id``, ``run_id``,
+``evaluated_at``): a repeated or overlapping collection adds nothing, so the table has exactly
+one row per evaluation whatever happens between runs. The record id alone is not a key: a
+new Dagster instance (a fresh PostgreSQL database after a redeploy, a wiped ``DAGSTER_HOME``)
+numbers its evaluations from 1 again, and the history must keep both.
 
 The table is unpartitioned in Dagster (unpartitioned checks such as the dimension checks
 have no plant-day) and appended rather than overwritten, so it is written here with
@@ -27,6 +30,7 @@ from manufacturing_assets.ops.alerts import failed_numbers, split_partition
 from manufacturing_assets.ops.feed import Evaluation, new_evaluations
 
 TABLE = DATA_QUALITY_RESULTS
+MERGE_KEY = TABLE.unique  # evaluation_id, run_id, evaluated_at
 
 
 def _date(text: Any) -> date | None:
@@ -60,7 +64,7 @@ def evaluation_rows(evaluations: Iterable[Evaluation]) -> pl.DataFrame:
                 "plant_id": plant,
                 "production_date": _date(day),
                 "partition_key": e.partition,
-                "run_id": e.run_id,
+                "run_id": e.run_id or "",  # never null: part of the merge key
                 "passed": e.passed,
                 "severity": e.severity,
                 "description": e.description or None,
@@ -75,7 +79,7 @@ def evaluation_rows(evaluations: Iterable[Evaluation]) -> pl.DataFrame:
 
 
 def append_new(uri: str, storage_options: Mapping[str, str], rows: pl.DataFrame) -> int:
-    """Insert the rows whose ``evaluation_id`` the table lacks; returns how many."""
+    """Insert the rows whose key (``MERGE_KEY``) the table lacks; returns how many."""
     if rows.is_empty():
         return 0
     arrow = rows.to_arrow()
@@ -87,7 +91,7 @@ def append_new(uri: str, storage_options: Mapping[str, str], rows: pl.DataFrame)
     metrics = (
         table.merge(
             source=arrow,
-            predicate="t.evaluation_id = s.evaluation_id",
+            predicate=" AND ".join(f"t.{c} = s.{c}" for c in MERGE_KEY),
             source_alias="s",
             target_alias="t",
         )
