@@ -120,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench.add_argument("--readings", type=int, default=10_000_000)
     bench.add_argument("--files", type=int, default=20)
+    bench.add_argument(
+        "--engine",
+        choices=("polars", "spark"),
+        default="polars",
+        help="sensor-readings benchmark on Spark (issue 14; master: MA_SPARK_MASTER, default "
+        "local[2]): seconds per stage, driver and JVM peak memory",
+    )
     bench.add_argument("--workdir", help="scratch folder (default: a temporary folder)")
     bench.add_argument(
         "--production",

@@ -10,7 +10,8 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 | MA_LAKE_ROOT | $MA_DATA_DIR/lake | Delta lake root: a folder or s3://bucket/prefix |
 | MA_START_DATE | 2024-03-29 | first day of the `date` partitions: the day before your first landing day (records near its midnight may belong to the day before). The default fits the sample |
 | MA_ENGINE | polars | polars or spark |
-| MA_SPARK_MASTER | local[2] | Spark master URL when MA_ENGINE=spark |
+| MA_SPARK_MASTER | local[2] | Spark master when MA_ENGINE=spark: local[N], spark://host:port, or a Spark Connect sc://host:port (deploy/spark.md) |
+| MA_SPARK_CONF | | further Spark settings, `key=value;key=value` or a JSON object (executor memory, packages ...) |
 | MA_S3_ENDPOINT_URL | (AWS) | S3-compatible endpoint (MinIO, moto, ...) |
 | AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN | (AWS chain) | S3 credentials (passed to Dagster as `EnvVar`) |
 | AWS_REGION (or AWS_DEFAULT_REGION) | us-east-1 | S3 region |
@@ -227,6 +228,7 @@ class Settings:
     lake_root: str
     engine: str = "polars"
     spark_master: str = "local[2]"
+    spark_conf: str = ""
     s3_endpoint_url: str | None = None
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
@@ -258,6 +260,7 @@ class Settings:
             lake_root=env.get("MA_LAKE_ROOT", str(data_dir / "lake")),
             engine=env.get("MA_ENGINE", "polars"),
             spark_master=env.get("MA_SPARK_MASTER", "local[2]"),
+            spark_conf=env.get("MA_SPARK_CONF", ""),
             s3_endpoint_url=env.get("MA_S3_ENDPOINT_URL") or None,
             aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
@@ -410,6 +413,12 @@ class Settings:
             return SnowflakeWarehouseIOManager(snowflake=self.snowflake_resource())
         return WarehouseIOManager(backend="duckdb", duckdb_path=str(self.warehouse_path))
 
+    def spark_resource(self) -> Any:
+        """``LazyPySparkResource`` (dagster-pyspark): the session starts when first used."""
+        from manufacturing_assets.spark.session import parse_conf, spark_resource
+
+        return spark_resource(self.spark_master, parse_conf(self.spark_conf))
+
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """Resources for the given settings (the environment's when omitted). No secret is a
@@ -425,4 +434,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "replay_ledger": ReplayLedger(lake_root=s.lake_root, s3=lake_s3),
         "warehouse_io_manager": s.warehouse_io_manager(),
         **({"kafka": s.kafka_settings()} if s.kafka_enabled else {}),
+        **({"pyspark": s.spark_resource()} if s.engine == "spark" else {}),
     }

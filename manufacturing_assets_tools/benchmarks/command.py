@@ -51,6 +51,16 @@ def run_benchmark(args: argparse.Namespace) -> None:
             print(f"polars {pl.__version__}, {pl.thread_pool_size()} threads, in {workdir}")
             benchmark_production(workdir)
         return
+    if getattr(args, "engine", "polars") == "spark":  # issue 14
+        import os
+
+        from .spark_engine import benchmark_sensor_readings_spark
+
+        with _workdir(args) as workdir:
+            print(f"benchmark on Spark: {args.readings:,} sensor readings, in {workdir}")
+            master = os.environ.get("MA_SPARK_MASTER", "local[2]")
+            benchmark_sensor_readings_spark(workdir, args.readings, args.files, master)
+        return
     from .sensor_readings import benchmark_sensor_readings
 
     with _workdir(args) as workdir:
