@@ -163,8 +163,100 @@ def _flatten(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
+# A metric value the one-read path may keep: a plain decimal (no exponent, not negative
+# zero, few digits), which reads to the same text whichever way it is read; any other
+# value sends its line to the careful path.
+_PLAIN_METRIC = r"^-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?$"
+_NEGATIVE_ZERO = r"^-0(?:\.0*)?$"
+
+
+def _colons(expr: pl.Expr) -> pl.Expr:
+    return expr.str.count_matches(":", literal=True)
+
+
+def _read_sensor_lines_at_once(data: bytes, lines: pl.DataFrame) -> pl.DataFrame | None:
+    """Sensor-reading lines in one read of the file (``metrics`` as a struct), or None when
+    the file needs the careful path as a whole (bytes that are not UTF-8, blank lines,
+    carriage returns, a line Polars refuses).
+
+    A line keeps this read only when it is confirmed by counting (as in
+    ``ingest/json_objects``): every colon of the line is one per value read (top-level and
+    metric) plus the colons inside the values, there is no ``\\u`` escape, no top-level
+    value is a nested object with keys, and every metric value is a plain decimal. The
+    other lines (a duplicated or unknown key, a null, anything unusual) are read by the
+    careful path (:func:`_parse_lines`), which gives what it always gives; how a line reads
+    never depends on the other lines."""
+    if lines.is_empty() or lines["parse_error"].null_count() != lines.height:
+        return None
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    if b"\r" in body:
+        return None
+    if body.count(b"\n") + (0 if body.endswith(b"\n") else 1) != lines.height:
+        return None  # blank lines: line numbers would not line up
+    fields = STREAM_FIELDS["sensor_readings"]
+    schema = {f: pl.String() for f in fields} | {
+        "metrics": pl.Struct({m: pl.String() for m in KNOWN_METRICS})
+    }
+    try:
+        parsed = pl.read_ndjson(body, schema=schema)
+    except pl.exceptions.PolarsError:
+        return None
+    if parsed.height != lines.height:
+        return None
+    metrics = [pl.col("metrics").struct.field(m) for m in KNOWN_METRICS]
+    top = [pl.col(f) for f in fields]
+    accounted = [pl.when(v.is_null()).then(0).otherwise(1 + _colons(v)) for v in top]
+    in_metrics = 1 + pl.sum_horizontal(
+        [pl.when(v.is_null()).then(0).otherwise(1 + _colons(v)) for v in metrics]
+    )
+    accounted.append(pl.when(pl.col("metrics").is_null()).then(0).otherwise(in_metrics))
+    nested = [(v.str.contains(r"^[\[{]") & (_colons(v) > 0)).fill_null(False) for v in top]
+    unusual = [
+        (~v.str.contains(_PLAIN_METRIC) | v.str.contains(_NEGATIVE_ZERO)).fill_null(False)
+        for v in metrics
+    ]
+    text = pl.col("raw_payload")
+    frame = pl.concat([lines, parsed], how="horizontal")
+    confirmed = frame.select(
+        (
+            (_colons(text) == pl.sum_horizontal(accounted))
+            & ~text.str.contains("\\u", literal=True)
+            & ~pl.any_horizontal(nested)
+            & ~pl.any_horizontal(unusual)
+        ).fill_null(False)
+    ).to_series()
+    read = (
+        frame.filter(confirmed)
+        .with_columns(
+            [v.alias(METRIC_PREFIX + m) for m, v in zip(KNOWN_METRICS, metrics, strict=True)]
+        )
+        .drop("metrics")
+    )
+    if confirmed.all():
+        out = read
+    else:
+        careful = _parse_lines("sensor_readings", lines.filter(~confirmed))
+        out = pl.concat([read, careful], how="diagonal_relaxed").sort("line_number")
+    return out.select(
+        [
+            c
+            for c in out.columns
+            if not c.startswith(METRIC_PREFIX) or out[c].null_count() < out.height
+        ]
+    )
+
+
 def _read_jsonl(stream: str, data: bytes) -> pl.DataFrame:
     lines = _lines(data)
+    if stream == "sensor_readings":
+        frame = _read_sensor_lines_at_once(data, lines)
+        if frame is not None:
+            return frame
+    return _parse_lines(stream, lines)
+
+
+def _parse_lines(stream: str, lines: pl.DataFrame) -> pl.DataFrame:
+    """Lines (raw_payload, line_number, parse_error) -> bronze columns, each line checked."""
     fields = STREAM_FIELDS[stream] + ((_NESTED[stream],) if stream in _NESTED else ())
     texts = lines.select(
         pl.when(pl.col("parse_error").is_null()).then(pl.col("raw_payload"))
