@@ -43,7 +43,7 @@ PLANT = "P02"
 BACKFILL = [partition(day, PLANT) for day in SAMPLE_DATES]
 SINGLE = partition(SAMPLE_DATES[1], PLANT)  # 2024-03-31|P02, neighbours backfilled first
 ASSET = "silver/sensor_readings"
-CHECKS = ("pandera_SilverSensorReadings", "quarantine_share")
+CHECKS = ("pandera_SilverSensorReadings", "quarantine_share", "silent_devices")
 GOLD = "gold/oee_daily"  # the end of the job's chain (silver -> state intervals -> OEE)
 CHROMIUM_ARGS = [
     "--no-sandbox",
