@@ -464,6 +464,24 @@ def partition_values(
     return [{column: parse(key)} for key in keys]
 
 
+def context_partition_values(
+    context: OutputContext | InputContext,
+) -> list[dict[str, str | date]] | None:
+    """The column values of the partitions an output writes or an input reads (None:
+    unpartitioned); the columns come from the asset's ``partition_expr`` metadata (an
+    input's from its upstream output)."""
+    if not context.has_asset_partitions:
+        return None
+    if isinstance(context, InputContext):
+        upstream = context.upstream_output
+        metadata = (upstream.definition_metadata if upstream else None) or {}
+    else:
+        metadata = context.definition_metadata or {}
+    return partition_values(
+        context.asset_partitions_def, context.asset_partition_keys, metadata.get("partition_expr")
+    )
+
+
 def _key_parser(partitions_def: PartitionsDefinition) -> Callable[[str], str | date]:
     """Daily (``%Y-%m-%d``) time-window keys parse to dates, other keys stay strings."""
     if (
@@ -531,13 +549,7 @@ class DeltaLakeIOManager(ConfigurableIOManager):
 
     def _write(self, context: OutputContext, obj: pl.DataFrame | FrameChunks) -> None:
         name = context.asset_key.to_user_string()
-        partitions = None
-        if context.has_asset_partitions:
-            partitions = partition_values(
-                context.asset_partitions_def,
-                context.asset_partition_keys,
-                context.definition_metadata.get("partition_expr"),
-            )
+        partitions = context_partition_values(context)
         watch = Stopwatch()
         uri = self.table_uri(context.asset_key.path)
         if isinstance(obj, FrameChunks):
@@ -595,13 +607,7 @@ class DeltaLakeIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext) -> pl.DataFrame | pl.LazyFrame | pd.DataFrame:
         uri = self.table_uri(context.asset_key.path)
-        values: list | None = None
-        if context.has_asset_partitions:
-            upstream = context.upstream_output
-            expr = upstream.definition_metadata.get("partition_expr") if upstream else None
-            values = partition_values(
-                context.asset_partitions_def, context.asset_partition_keys, expr
-            )
+        values = context_partition_values(context)
         wanted = context.dagster_type.typing_type if context.dagster_type else None
         if wanted is pl.LazyFrame:
             lazy = scan_delta(uri, self.storage_options, values)

@@ -43,8 +43,8 @@ from manufacturing_assets.catalogue.derive import warehouse_column_schema
 from manufacturing_assets.catalogue.model import Table
 from manufacturing_assets.io_managers.delta import (
     PartitionValues,
+    context_partition_values,
     partition_predicate,
-    partition_values,
 )
 from manufacturing_assets.warehouse import (
     PUBLISHED,
@@ -100,13 +100,7 @@ class WarehouseIOManager(ConfigurableIOManager):
             raise TypeError(f"WarehouseIOManager cannot publish {type(obj).__name__}")
         metadata = context.definition_metadata or {}
         table = published_table(context.asset_key.path, metadata.get("source_table"))
-        partitions = None
-        if context.has_asset_partitions:
-            partitions = partition_values(
-                context.asset_partitions_def,
-                context.asset_partition_keys,
-                metadata.get("partition_expr"),
-            )
+        partitions = context_partition_values(context)
         warehouse = self.warehouse()
         result = warehouse.publish(table, obj, partitions)
         context.log.info(
@@ -175,13 +169,7 @@ class WarehouseIOManager(ConfigurableIOManager):
         upstream = context.upstream_output
         metadata = (upstream.definition_metadata if upstream else None) or {}
         table = published_table(context.asset_key.path, metadata.get("source_table"))
-        partitions = None
-        if context.has_asset_partitions:
-            partitions = partition_values(
-                context.asset_partitions_def,
-                context.asset_partition_keys,
-                metadata.get("partition_expr"),
-            )
+        partitions = context_partition_values(context)
         warehouse = self.warehouse()
         frame = (
             warehouse.read(table, partitions)
