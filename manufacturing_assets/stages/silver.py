@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from manufacturing_assets.catalogue.bronze import BRONZE
@@ -20,7 +21,9 @@ from manufacturing_assets.transforms import machine_events, quality_inspections,
 from manufacturing_assets.transforms import shots as shot_transforms
 from manufacturing_assets.transforms.master_data import reference_for_dates
 
+RAW_PAYLOAD = "raw_payload"
 SILVER_BUCKET_ROWS = 2_500_000  # bronze rows per silver pass; bigger partitions are split
+SHOT_BUCKET_ROWS = 250_000  # bronze shots per silver pass (the plan joins and windows)
 
 
 @dataclass
@@ -52,30 +55,86 @@ def silver_sensor_readings(
     n_rows = rows.select(pl.len()).collect().item()
     if n_rows == 0:
         rows = BRONZE["sensor_readings"].empty().lazy()
+    # the raw payload (most of bronze's bytes) is read for quarantined records only
+    narrow = without_texts(rows, (RAW_PAYLOAD,))
     buckets = device_buckets(n_rows, bucket_rows)
     for k in range(buckets):
-        part = rows.filter(device_bucket(buckets) == k) if buckets > 1 else rows
+        part = narrow.filter(device_bucket(buckets) == k) if buckets > 1 else narrow
         result = sensor_readings.silver_sensor_readings(
             engine.lazy(part), plant.timezone, list(plant.dates)
         )
-        yield SilverOutput(
-            engine.collect(result.silver),
-            engine.collect(result.quarantine),
-            list(result.extra_metrics),
-        )
+        silver, quarantine = collect_both(engine, result.silver, result.quarantine)
+        yield SilverOutput(silver, with_raw_payload(quarantine, rows), list(result.extra_metrics))
+
+
+def without_texts(bronze: pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFrame:
+    """``bronze`` with ``columns`` (wide texts a transformation does not read) as nulls:
+    never read from the table, never copied through the plan."""
+    present = [c for c in columns if c in bronze.collect_schema().names()]
+    return bronze.drop(present).with_columns(pl.lit(None, pl.String).alias(c) for c in present)
+
+
+def collect_both(engine: Engine, first: Any, second: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Two results of one plan: on Polars in one pass (the scan, the parse and the checks
+    they share run once), on another engine one after the other."""
+    natives = [nw.to_native(first), nw.to_native(second)]
+    if all(isinstance(n, pl.LazyFrame) for n in natives):
+        one, two = pl.collect_all(natives, engine="streaming")
+        return one, two
+    return engine.collect(first), engine.collect(second)
+
+
+def with_raw_payload(quarantine: pl.DataFrame, bronze: pl.LazyFrame) -> pl.DataFrame:
+    """``quarantine`` with its ``raw_payload`` read back from ``bronze`` by lineage (the
+    record's file, content hash and line), only from the files that have such records."""
+    if quarantine.is_empty():
+        return quarantine
+    keys = ["landing_date", "source", "file_hash", "line_number"]
+    wanted = quarantine.select(keys).unique()
+    raw = (
+        bronze.filter(pl.col("source").is_in(wanted["source"].unique().implode()))
+        .select(*keys, RAW_PAYLOAD)
+        .join(wanted.lazy(), on=keys, how="semi", nulls_equal=True)
+        .collect()
+    )
+    if raw.select(keys).n_unique() != raw.height:  # lineage not unique: never guess
+        raise ValueError("bronze lineage (file, hash, line) is not unique; cannot read payloads")
+    out = quarantine.drop(RAW_PAYLOAD).join(
+        raw, on=keys, how="left", nulls_equal=True, maintain_order="left"
+    )
+    return out.select(quarantine.columns)
 
 
 def silver_shots(
     engine: Engine, bronze: pl.DataFrame, plant: PlantDays, mold_assignments: pl.DataFrame
 ) -> SilverOutput:
-    """Shots with the mold resolved from the assignments snapshot valid on each date."""
+    """Shots with the mold resolved from the assignments snapshot valid on each date.
+
+    A big partition is computed in buckets of shot ids (re-deliveries share the shot id,
+    so each bucket de-duplicates on its own): memory is that of one bucket."""
     dates = list(plant.dates)
     assignments = reference_for_dates(engine.lazy(mold_assignments), dates, plant.timezone)
-    result = shot_transforms.silver_shots(engine.lazy(bronze), plant.timezone, dates, assignments)
+    # the transformation reads neither the raw line nor the content text (bronze opened it)
+    narrow = without_texts(bronze.lazy(), (RAW_PAYLOAD, "content"))
+    polars = getattr(engine, "name", "polars") == "polars"  # Spark spills on its own
+    rows = bronze.height if polars and "shot_id" in bronze.columns else 0
+    buckets = device_buckets(rows, SHOT_BUCKET_ROWS)
+    # the bucket of the shot id as de-duplication reads it (trimmed; blank and null together)
+    shot_key = pl.col("shot_id").cast(pl.String).str.strip_chars().fill_null("")
+    silvers, quarantines, extra = [], [], []
+    for k in range(buckets):
+        part = narrow.filter(shot_key.hash(seed=7) % buckets == k) if buckets > 1 else narrow
+        result = shot_transforms.silver_shots(engine.lazy(part), plant.timezone, dates, assignments)
+        silver, quarantine = collect_both(engine, result.silver, result.quarantine)
+        silvers.append(silver)
+        quarantines.append(with_raw_payload(quarantine, bronze.lazy()))
+        extra = list(result.extra_measures)
+    if buckets == 1:
+        return SilverOutput(silvers[0], quarantines[0], extra)
     return SilverOutput(
-        engine.collect(result.silver),
-        engine.collect(result.quarantine),
-        list(result.extra_measures),
+        pl.concat(silvers, how="diagonal_relaxed"),
+        pl.concat(quarantines, how="diagonal_relaxed"),
+        extra,
     )
 
 
@@ -83,7 +142,7 @@ def silver_machine_events(engine: Engine, bronze: pl.DataFrame, plant: PlantDays
     result = machine_events.silver_machine_events(
         engine.lazy(bronze), plant.timezone, list(plant.dates)
     )
-    return SilverOutput(engine.collect(result.silver), engine.collect(result.quarantine))
+    return SilverOutput(*collect_both(engine, result.silver, result.quarantine))
 
 
 def silver_quality_inspections(
@@ -92,7 +151,7 @@ def silver_quality_inspections(
     result = quality_inspections.silver_quality_inspections(
         engine.lazy(bronze), plant.timezone, list(plant.dates)
     )
-    return SilverOutput(engine.collect(result.silver), engine.collect(result.quarantine))
+    return SilverOutput(*collect_both(engine, result.silver, result.quarantine))
 
 
 def silver_stats(frame: pl.DataFrame) -> dict[str, int]:
