@@ -26,7 +26,7 @@ Every variable has a local default under one data folder (``MA_DATA_DIR``, defau
 | MA_SMTP_STARTTLS | false | STARTTLS before login |
 | MA_UI_BASE_URL | | Dagster UI address (http://dagster.example:3000): alerts link to `<it>/runs/<run id>` |
 | MA_ALERT_MAX_ATTEMPTS / MA_ALERT_BACKOFF_S | 5 / 30 | attempts per message and channel; first back-off (doubles) |
-| MA_SILENT_DEVICE_SHARE | 0.10 | health: WARN when more of a plant's devices of the previous 7 days are silent in a plant-day |
+| MA_SILENT_DEVICE_SHARE | 0.10 | health: WARN when more of a plant's devices of the previous 7 days are silent in a plant-day (0.10 or 10%; a value outside 0..1 stops the code location with the variable named) |
 | MA_STALL_MINUTES | 15 | health: no landed file for a plant for this long while its machines run -> stall alert |
 | MA_BACKLOG_MINUTES | 60 | health: landed files older than this and not yet in bronze -> backlog WARN |
 | MA_COMPLETE_AFTER_HOURS | 6 | health: silver of a plant-day not materialized this long after the plant's local day ends -> WARN |
@@ -61,6 +61,7 @@ tools) cannot be an ``EnvVar`` and is passed as it is.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,16 +188,43 @@ class AlertSettings:
             slack_base_url=get("MA_SLACK_BASE_URL"),
             slack_channels=channels,
             smtp_host=get("MA_SMTP_HOST"),
-            smtp_port=int(get("MA_SMTP_PORT") or 25),
+            smtp_port=int(env_number(env, "MA_SMTP_PORT", 25, minimum=1, maximum=65535)),
             smtp_from=get("MA_SMTP_FROM"),
             smtp_to=tuple(t.strip() for t in (get("MA_SMTP_TO") or "").split(",") if t.strip()),
             smtp_username=get("MA_SMTP_USERNAME"),
             smtp_password=env.get("MA_SMTP_PASSWORD") or None,
             smtp_starttls=(get("MA_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
             ui_base_url=get("MA_UI_BASE_URL"),
-            max_attempts=int(get("MA_ALERT_MAX_ATTEMPTS") or 5),
-            backoff_s=float(get("MA_ALERT_BACKOFF_S") or 30),
+            max_attempts=int(env_number(env, "MA_ALERT_MAX_ATTEMPTS", 5, minimum=1)),
+            backoff_s=env_number(env, "MA_ALERT_BACKOFF_S", 30),
         )
+
+
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    minimum: float = 0.0,
+    maximum: float | None = None,
+    share: bool = False,
+) -> float:
+    """``env[name]`` as a number (``default`` when unset or blank); a clear error naming the
+    variable for text that is not a number or lies outside [minimum, maximum]. ``share``:
+    a fraction in [0, 1], also written as a percentage (``10%`` = 0.10)."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text[:-1]) / 100 if share and text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: expected a number") from None
+    if share:
+        minimum, maximum = 0.0, 1.0
+    if value != value or value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum:g} and {maximum:g}" if maximum is not None else f">= {minimum:g}"
+        hint = " (a share: 0.10 or 10% for ten percent)" if share else ""
+        raise ValueError(f"{name}={text!r}: expected a number {bound}{hint}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -209,15 +237,12 @@ class HealthSettings:
     complete_after_hours: float = 6.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> HealthSettings:
-        def num(name: str, default: float) -> float:
-            return float(env.get(name, "").strip() or default)
-
+    def from_env(cls, env: Mapping[str, str]) -> HealthSettings:
         return cls(
-            silent_device_share=num("MA_SILENT_DEVICE_SHARE", 0.10),
-            stall_minutes=num("MA_STALL_MINUTES", 15),
-            backlog_minutes=num("MA_BACKLOG_MINUTES", 60),
-            complete_after_hours=num("MA_COMPLETE_AFTER_HOURS", 6),
+            silent_device_share=env_number(env, "MA_SILENT_DEVICE_SHARE", 0.10, share=True),
+            stall_minutes=env_number(env, "MA_STALL_MINUTES", 15),
+            backlog_minutes=env_number(env, "MA_BACKLOG_MINUTES", 60),
+            complete_after_hours=env_number(env, "MA_COMPLETE_AFTER_HOURS", 6),
         )
 
 

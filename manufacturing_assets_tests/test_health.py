@@ -254,3 +254,23 @@ def test_silent_devices_is_judged_per_plant_day_in_the_silver_step(tmp_path: Pat
         assert again["passed"].to_list() == [False, True]
         measured = json.loads(again.row(-1, named=True)["measured"])
         assert (measured["expected_devices"], measured["silent_devices"]) == (10, 0)
+
+
+def test_health_thresholds_from_a_careless_operator_fail_clearly() -> None:
+    """A typo in a threshold stops the code location with the variable named (never a
+    silver step failing later); a share reads as 0.10 or 10%."""
+    import pytest
+
+    assert HealthSettings.from_env({"MA_SILENT_DEVICE_SHARE": "15%"}).silent_device_share == 0.15
+    assert HealthSettings.from_env({"MA_SILENT_DEVICE_SHARE": " "}).silent_device_share == 0.10
+    for text, why in [
+        ("ten percent", "expected a number"),
+        ("10", "between 0 and 1"),  # ten percent written as 10
+        ("nan", "between 0 and 1"),
+    ]:
+        with pytest.raises(ValueError, match=f"MA_SILENT_DEVICE_SHARE='{text}'.*{why}"):
+            HealthSettings.from_env({"MA_SILENT_DEVICE_SHARE": text})
+    with pytest.raises(ValueError, match="MA_STALL_MINUTES='15min': expected a number"):
+        HealthSettings.from_env({"MA_STALL_MINUTES": "15min"})
+    with pytest.raises(ValueError, match="MA_BACKLOG_MINUTES='-5'"):
+        HealthSettings.from_env({"MA_BACKLOG_MINUTES": "-5"})
