@@ -22,7 +22,7 @@ from manufacturing_assets.transforms import shots as shot_transforms
 from manufacturing_assets.transforms.master_data import reference_for_dates
 
 RAW_PAYLOAD = "raw_payload"
-SILVER_BUCKET_ROWS = 2_500_000  # bronze rows per silver pass; bigger partitions are split
+SILVER_BUCKET_ROWS = 1_250_000  # bronze rows per silver pass; bigger partitions are split
 SHOT_BUCKET_ROWS = 250_000  # bronze shots per silver pass (the plan joins and windows)
 
 
