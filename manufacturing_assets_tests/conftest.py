@@ -22,11 +22,13 @@ from manufacturing_assets_tests.sample_run import sample_run  # noqa: E402, F401
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """A local[2] Spark session in UTC (one per test session: it takes 10-20 s to start)."""
-    from manufacturing_assets.resources.engine import spark_session
+    """A local[2] Spark session in UTC (one per test session: it takes 10-20 s to start),
+    with the small-data settings (one shuffle partition, no code generation: the tests'
+    data is a few hundred rows)."""
+    from manufacturing_assets.spark.session import SMALL_DATA_CONF, get_session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = spark_session("local[2]")
+    session = get_session("local[2]", SMALL_DATA_CONF)
     yield session
     session.stop()
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import pyspark
 
+from manufacturing_assets.spark.session import SMALL_DATA_CONF
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -105,7 +107,8 @@ def standalone_cluster(workdir: Path, cores: int = 1, memory: str = "1g"):
         worker_log.close()
 
 
-TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
+# the tests' data is tiny: the small-data settings (spark/session.py)
+TEST_CONF = dict(SMALL_DATA_CONF)
 
 
 def run_driver(args: list[str], timeout: float = 900) -> dict[str, Any]:
@@ -138,6 +141,7 @@ def _graph(master: str, lake_root: str, landing_root: str, targets: list[str]) -
         LandingZone(root=landing_root),
         plants_dates,
         layers=("bronze", "silver", "gold"),
+        log=lambda message: print(f"[driver] {message}", file=sys.stderr, flush=True),
     )
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -8,12 +8,14 @@ test run their drivers as processes of their own (``spark_driver.py``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from datetime import date
+import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +34,6 @@ from manufacturing_assets_tests.spark_driver import (
 )
 
 pytestmark = pytest.mark.integration
-# The whole-graph parity and the cluster test take 5-15 minutes on the shared 2-core CI
-# machine (hundreds of small Spark jobs); they run when MA_SPARK_FULL_TESTS=1 until the
-# Spark graph is made cheaper on tiny data (issue 14 report).
-FULL = pytest.mark.skipif(
-    os.environ.get("MA_SPARK_FULL_TESTS") != "1",
-    reason="set MA_SPARK_FULL_TESTS=1 (5-15 min: whole graph on Spark, a standalone cluster)",
-)
 DAY = date(2024, 3, 4)
 LAYERS = ("bronze", "silver", "quarantine", "gold", "marts")
 
@@ -157,6 +152,18 @@ def _sample(root: Path) -> tuple[Any, str, date]:
     return settings, plant, day
 
 
+def _progress() -> Any:
+    """Prints each table written with the seconds it took (``pytest -s`` shows them)."""
+    last = [time.monotonic()]
+
+    def log(message: str) -> None:
+        now = time.monotonic()
+        print(f"[spark {now - last[0]:5.1f} s] {message}", flush=True)
+        last[0] = now
+
+    return log
+
+
 def compare_lakes(left_root: Path, right_root: Path) -> dict[str, int]:
     """Every Delta table of the layers equal: columns, types, exact row counts, the same
     rows (floats within 1e-9); ``ingested_at`` (when bronze read the file) excepted."""
@@ -185,7 +192,6 @@ def compare_lakes(left_root: Path, right_root: Path) -> dict[str, int]:
     return compared
 
 
-@FULL
 def test_whole_graph_parity_one_plant_day(spark: Any, tmp_path: Path) -> None:
     from manufacturing_assets.assets.marts import calendar_range
     from manufacturing_assets.spark.graph import SparkLake, run_graph
@@ -197,7 +203,13 @@ def test_whole_graph_parity_one_plant_day(spark: Any, tmp_path: Path) -> None:
     # master data is the same embedded stage on both engines (a few hundred CSV rows)
     shutil.copytree(Path(settings.lake_root) / "reference", spark_root / "reference")
     lake = SparkLake(spark, str(spark_root))
-    run_graph(lake, LandingZone(root=settings.landing_root), {plant: [day]}, calendar_range())
+    run_graph(
+        lake,
+        LandingZone(root=settings.landing_root),
+        {plant: [day]},
+        calendar_range(),
+        log=_progress(),
+    )
     compared = compare_lakes(Path(settings.lake_root), spark_root)
     assert len(compared) == 28
     for stream in ("sensor_readings", "shots", "machine_events", "quality_inspections"):
@@ -209,21 +221,21 @@ def test_whole_graph_parity_one_plant_day(spark: Any, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a real cluster
 
 
-@FULL
 def test_standalone_cluster_two_plant_days(tmp_path: Path) -> None:
     """A master and a worker from the installed pyspark; a driver process materializes
-    bronze -> silver -> gold of two plant-days against spark://127.0.0.1:PORT. The rows
-    never pass through the driver: its Python heap peak stays far below the data read."""
+    bronze -> silver -> gold of two plant-days (one plant, two dates: one silver and gold
+    plan per plant) against spark://127.0.0.1:PORT. The rows never pass through the
+    driver: its Python heap peak stays far below the data read."""
     from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
     from manufacturing_assets_tools.generator.config import DEFAULT_PLANTS
 
     landing = tmp_path / "landing"
     config = GeneratorConfig(
         days=2,
-        plants=DEFAULT_PLANTS[:2],
-        machines_per_plant=4,
-        readings_per_machine_per_day=2000,
-        shots_per_machine_per_day=200,
+        plants=DEFAULT_PLANTS[:1],
+        machines_per_plant=3,
+        readings_per_machine_per_day=500,
+        shots_per_machine_per_day=100,
         bad_input=False,
     )
     generate_landing_zone(LandingZone(root=str(landing)), config)
@@ -231,22 +243,33 @@ def test_standalone_cluster_two_plant_days(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     # master data: the embedded stage (reference/*), as in a deployment
     _reference_tables(landing, lake)
-    targets = [f"{p.plant_id}:{config.start_date}" for p in config.plants]
+    plant = config.plants[0].plant_id
+    days = [config.start_date + timedelta(days=k) for k in (0, 1)]
+    targets = [f"{plant}:{d}" for d in days]
+    started = time.monotonic()
     with standalone_cluster(tmp_path / "cluster") as master:
+        print(f"[spark] cluster {master} up in {time.monotonic() - started:.0f} s", flush=True)
         out = run_driver(["graph", master, str(lake), str(landing), *targets])
+    print(f"[spark] driver done: {json.dumps(out['rows'])}", flush=True)
     assert out["master"] == master
     assert out["block_managers"] >= 2  # the driver and the worker's executor
     rows = out["rows"]
-    assert rows["bronze/sensor_readings"] > 2 * 4 * 2000 * 0.5
-    assert rows["silver/sensor_readings"] > 0 and rows["gold/oee_daily"] == 2 * 4
+    # bronze: every landed record of the two landing folders (D-1..D+1 are read by silver)
+    bronze = read_delta(str(lake / "bronze" / "sensor_readings"))
+    assert bronze is not None and bronze.height == rows["bronze/sensor_readings"]
+    assert rows["bronze/sensor_readings"] > 2 * 3 * 500 * 0.5
+    assert sorted(bronze["landing_date"].unique().to_list()) == days
+    # silver and gold: exactly the two production dates, every machine on each
+    silver = read_delta(str(lake / "silver" / "sensor_readings"))
+    assert silver is not None and silver.height == rows["silver/sensor_readings"] > 0
+    assert sorted(silver["production_date"].unique().to_list()) == days
+    oee_rows = read_delta(str(lake / "gold" / "oee_daily"))
+    assert oee_rows is not None and oee_rows.height == rows["gold/oee_daily"] == 2 * 3
+    assert sorted(oee_rows["production_date"].unique().to_list()) == days
     # rows never reach the Python driver: its heap peak during the graph (imports and
     # plans included, about 21 MB measured) is a fixed cost, not a share of the data
-    # (5.7 MB landed here, too small to show the ratio: see the benchmark at 1M..10M)
+    # (too little landed here to show the ratio: see the benchmark at 1M..10M)
     assert out["python_heap_peak_bytes"] < 64 * 2**20, (out, landed)
-    # the committed tables are what every engine reads
-    silver = read_delta(str(lake / "silver" / "sensor_readings"))
-    assert silver is not None and silver.height == rows["silver/sensor_readings"]
-    assert sorted(silver["plant_id"].unique().to_list()) == [p.plant_id for p in config.plants]
 
 
 def _reference_tables(landing: Path, lake: Path) -> None:

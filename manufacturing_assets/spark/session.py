@@ -35,6 +35,19 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.hadoop.parquet.summary.metadata.level": "NONE",
 }
 
+# for tiny data (tests, one plant-day of a sample): one shuffle partition (no range
+# sampling job before a sort, one task per stage), and Catalyst's interpreted evaluation
+# instead of whole-stage code generation (the graph's plans are wide: compiling their
+# generated Java costs seconds per table, far more than evaluating a few hundred rows).
+# Results are the same; not for real volumes (MA_SPARK_CONF there).
+SMALL_DATA_CONF: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "1",
+    "spark.default.parallelism": "1",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.files.openCostInBytes": str(64 * 2**20),
+}
+
 
 def parse_conf(text: str | None) -> dict[str, str]:
     """``"a=1; b=2"`` or ``'{"a": "1"}'`` -> ``{"a": "1", "b": "2"}``."""
