@@ -58,7 +58,7 @@ def test_spark_definitions_mirror_polars() -> None:
 
     twins = with_spark_assets(ASSETS)
     replaced = [(a, b) for a, b in zip(ASSETS, twins, strict=True) if a is not b]
-    assert len(replaced) == 13  # 4 bronze, 4 silver (+ quarantine), intervals, 4 gold
+    assert len(replaced) == 17  # 4 bronze, 4 silver (+ quarantine), intervals, 4 gold, 4 facts
     for polars, spark in replaced:
         assert has_spark_twin(polars) and isinstance(spark, AssetsDefinition)
         assert spark.keys == polars.keys
@@ -87,7 +87,7 @@ def test_plant_day_job_on_spark_equals_polars(spark: Any, tmp_path: Path) -> Non
         spark.conf.set(key, value)
     landing = tmp_path / "landing"
     config = GeneratorConfig(
-        days=1,
+        days=2,  # the bad-input injector needs two landing days; one plant-day is run
         plants=DEFAULT_PLANTS[:1],
         machines_per_plant=1,
         readings_per_machine_per_day=12,
@@ -119,7 +119,9 @@ def test_plant_day_job_on_spark_equals_polars(spark: Any, tmp_path: Path) -> Non
         for event in spark_result.get_asset_materialization_events():
             mat = event.event_specific_data.materialization
             assert mat.partition == key
-            assert mat.metadata["dagster/row_count"].value == compared[mat.asset_key.to_user_string()]
+            assert (
+                mat.metadata["dagster/row_count"].value == compared[mat.asset_key.to_user_string()]
+            )
         # a re-run replaces exactly its partitions: identical tables, no duplicates
         _, again = _run(spark_settings, instance, plant, day, reference=False)
         assert _evaluations(again) == expected

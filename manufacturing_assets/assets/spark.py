@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -46,6 +47,7 @@ from manufacturing_assets.assets.runner import PlantDayRecords, plants_of_run
 from manufacturing_assets.catalogue import Table
 from manufacturing_assets.catalogue.bronze import BRONZE
 from manufacturing_assets.catalogue.gold import GOLD
+from manufacturing_assets.catalogue.marts import FACT_TABLES
 from manufacturing_assets.catalogue.quarantine import QUARANTINE
 from manufacturing_assets.catalogue.silver import MACHINE_STATE_INTERVALS, SILVER
 from manufacturing_assets.checks.plant_day import (
@@ -62,6 +64,7 @@ from manufacturing_assets.ops.health import HISTORY_DAYS
 from manufacturing_assets.partitions import partition_key, plants_and_dates
 from manufacturing_assets.spark import graph
 from manufacturing_assets.spark.delta import SparkWriteResult, open_table, spark_type
+from manufacturing_assets.stages.marts import FACT_REFERENCES
 from manufacturing_assets.stages.plants import PlantDays, require_safe_plant_ids
 
 KINDS = {"spark", "delta"}
@@ -136,7 +139,7 @@ class Written:
         uri = lake.uri(self.table)
         delta = open_table(uri, lake.storage_options)
         schema = (
-            pl.from_arrow(delta.schema().to_arrow().empty_table()).schema  # type: ignore[union-attr]
+            pl.DataFrame(pa.schema(delta.schema().to_arrow()).empty_table()).schema
             if delta is not None
             else self.table.empty().schema
         )
@@ -257,9 +260,7 @@ def record_contract(
 ) -> None:
     if check not in records.checks:
         return
-    for (plant, day), outcome in contract_outcomes(
-        lake, written.table, written.partitions
-    ).items():
+    for (plant, day), outcome in contract_outcomes(lake, written.table, written.partitions).items():
         records.record(check.name, plant, day, outcome)
 
 
@@ -395,7 +396,7 @@ def _bronze_body(stream: str) -> Callable[[AssetExecutionContext], Iterator[Any]
             context.log.warning(f"no {stream} files landed for {part}: partition is empty")
         written = Written(BRONZE[stream])
         parts = [(p, d) for p, days in plants_dates.items() for d in sorted(set(days))]
-        values = [{"plant_id": p, "production_date": d} for p, d in parts]
+        values = [v for p, d in parts for v in graph.plant_day_values(BRONZE[stream], p, [d])]
         written.add(lake.write(BRONZE[stream], frame, values), parts)
         yield written.result(
             context,
@@ -494,12 +495,107 @@ def _gold_body(name: str) -> Callable[[AssetExecutionContext], Iterator[Any]]:
     return body
 
 
+def referential_outcomes(
+    lake: graph.SparkLake, name: str, written: Written
+) -> tuple[dict[PlantDay, Outcome], dict[str, int]]:
+    """``referential_integrity`` per plant-day (``checks/marts_logic.referential_violations``
+    as Spark joins and counts grouped by plant and date), and the run's rows without a
+    dimension version per surrogate key (``stage.rows_without_version``)."""
+    from pyspark.sql import functions as F
+
+    from manufacturing_assets.catalogue.marts import DIM_DATE, DIMENSION_TABLES
+
+    references = FACT_REFERENCES[name]
+    values = [{"plant_id": p, "production_date": d} for p, d in written.partitions]
+    fact = lake.read(written.table, values)
+    counts: dict[PlantDay, dict[str, dict[str, int]]] = {
+        part: {sk: {"dangling": 0, "missing": 0, "not_valid_on_date": 0} for sk in references}
+        for part in written.partitions
+    }
+    rows = {
+        (r["plant_id"], r["production_date"]): r["n"]
+        for r in fact.groupBy("plant_id", "production_date")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+
+    def add(frame: Any, sk: str, kind: str) -> None:
+        for r in frame.groupBy("plant_id", "production_date").count().collect():
+            part = (r["plant_id"], r["production_date"])
+            if part in counts:
+                counts[part][sk][kind] = int(r["count"])
+
+    for sk, (dim_name, natural) in references.items():
+        dim_table = DIM_DATE if dim_name == "date" else DIMENSION_TABLES[dim_name]
+        dim = lake.read(dim_table)
+        dim_sk = f"{dim_name}_sk"
+        known = dim.select(F.col(dim_sk).alias(sk)).distinct()
+        add(fact.filter(F.col(sk).isNotNull()).join(known, on=sk, how="left_anti"), sk, "dangling")
+        add(fact.filter(F.col(natural).isNotNull() & F.col(sk).isNull()), sk, "missing")
+        if "valid_from" in dim.columns:
+            first = dim.agg(F.min("valid_from").alias("_first"))
+            versions = dim.select(F.col(dim_sk).alias(sk), "valid_from", "valid_to").crossJoin(
+                first
+            )
+            d = F.col("production_date")
+            valid = (
+                (F.col("valid_from") <= d)
+                | ((d < F.col("_first")) & (F.col("valid_from") == F.col("_first")))
+            ) & (F.col("valid_to").isNull() | (d < F.col("valid_to")))
+            joined = fact.select("plant_id", sk, "production_date").join(versions, on=sk)
+            add(joined.filter(~valid), sk, "not_valid_on_date")
+    out = {}
+    without: dict[str, int] = {sk: 0 for sk in references}
+    for part, by_sk in counts.items():
+        for sk, c in by_sk.items():
+            without[sk] += c["missing"]
+        failing = {sk: c for sk, c in by_sk.items() if any(c.values())}
+        out[part] = Outcome(
+            passed=not failing,
+            metadata={
+                "rows": int(rows.get(part, 0)),
+                "violations": MetadataValue.json(by_sk),
+                "failing_keys": ", ".join(sorted(failing)) or "none",
+                "engine": "spark",
+            },
+        )
+    return out, without
+
+
+def _fact_body(name: str) -> Callable[[AssetExecutionContext], Iterator[Any]]:
+    def body(context: AssetExecutionContext) -> Iterator[Any]:
+        from manufacturing_assets.catalogue.marts import FACT_TABLES
+        from manufacturing_assets.checks.plant_day import referential_check
+
+        fact_table = FACT_TABLES[name]
+        references = FACT_REFERENCES[name]
+        contract = contract_check(fact_table, blocking=False)
+        referential = referential_check(references)
+        lake = lake_of(context)
+        records = PlantDayRecords(context, AssetKey(fact_table.key_path), [contract, referential])
+        written = Written(fact_table)
+        for plant in run_plants(context, lake):
+            written.write(lake, graph.fact(lake, name, plant), plant)
+        outcomes, without = referential_outcomes(lake, name, written)
+        if any(without.values()):
+            context.log.warning(f"{name}: rows without a dimension version: {without}")
+        yield written.result(context, lake, {"rows_without_version": MetadataValue.json(without)})
+        record_contract(records, lake, contract, written)
+        if referential in records.checks:
+            for (p, d), outcome in outcomes.items():
+                records.record(referential.name, p, d, outcome)
+        yield from records.results()
+
+    return body
+
+
 # op name of the Polars asset -> the Spark body
 BODIES: dict[str, Callable[[AssetExecutionContext], Iterator[Any]]] = {
     **{f"bronze__{s}": _bronze_body(s) for s in BRONZE},
     **{f"silver_{s}": _silver_body(s) for s in SILVER if s != "machine_state_intervals"},
     "silver__machine_state_intervals": _intervals_body,
     **{f"gold__{n}": _gold_body(n) for n in GOLD},
+    **{f"marts__{n}": _fact_body(n) for n in FACT_TABLES},
 }
 EXTRA_RESOURCES: dict[str, set[str]] = {
     **{f"bronze__{s}": {"landing"} for s in BRONZE},
