@@ -5,19 +5,18 @@ partitions, verdicts), and a re-run replaces its partitions (identical tables)."
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetsDefinition, DagsterInstance
+from dagster import AssetKey, AssetsDefinition, DagsterInstance
 
 from manufacturing_assets.environment import Settings
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key
 from manufacturing_assets.resources.landing_zone import LandingZone
 from manufacturing_assets_tests.spark_driver import TEST_CONF
-from manufacturing_assets_tests.test_spark_engine import compare_lakes
+from manufacturing_assets_tests.test_spark_engine import FULL, compare_lakes
 
 pytestmark = pytest.mark.integration
 LAYERS = ("bronze", "silver", "quarantine", "gold")
@@ -30,7 +29,14 @@ def _settings(root: Path, landing: Path, engine: str) -> Settings:
     return Settings.from_env(env)
 
 
-def _run(settings: Settings, instance: DagsterInstance, plant: str, day: date, reference: bool):
+def _run(
+    settings: Settings,
+    instance: DagsterInstance,
+    plant: str,
+    day: date,
+    reference: bool,
+    selection: list | None = None,
+):
     from manufacturing_assets.definitions import build_defs
 
     defs = build_defs(settings)
@@ -39,7 +45,10 @@ def _run(settings: Settings, instance: DagsterInstance, plant: str, day: date, r
         instance.add_dynamic_partitions(PLANT_DIMENSION, [plant])
     job = defs.resolve_job_def("plant_day_job")
     result = job.execute_in_process(
-        instance=instance, partition_key=str(partition_key(plant, day)), raise_on_error=False
+        instance=instance,
+        partition_key=str(partition_key(plant, day)),
+        raise_on_error=False,
+        asset_selection=selection,
     )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return defs, result
@@ -79,13 +88,20 @@ def test_spark_definitions_mirror_polars() -> None:
             }
 
 
-def test_plant_day_job_on_spark_equals_polars(spark: Any, tmp_path: Path) -> None:
+SENSOR_CHAIN = [
+    AssetKey(["bronze", "sensor_readings"]),
+    AssetKey(["silver", "sensor_readings"]),
+    AssetKey(["quarantine", "sensor_readings"]),
+    AssetKey(["gold", "sensor_hourly"]),
+]
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, date]:
     from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
     from manufacturing_assets_tools.generator.config import DEFAULT_PLANTS
 
-    for key, value in TEST_CONF.items():
-        spark.conf.set(key, value)
-    landing = tmp_path / "landing"
+    landing = tmp_path_factory.mktemp("spark_assets") / "landing"
     config = GeneratorConfig(
         days=2,  # the bad-input injector needs two landing days; one plant-day is run
         plants=DEFAULT_PLANTS[:1],
@@ -94,38 +110,68 @@ def test_plant_day_job_on_spark_equals_polars(spark: Any, tmp_path: Path) -> Non
         shots_per_machine_per_day=10,
     )
     generate_landing_zone(LandingZone(root=str(landing)), config)
-    plant, day = config.plants[0].plant_id, config.start_date
+    return landing, config.plants[0].plant_id, config.start_date
+
+
+def _parity(
+    spark: Any, tmp_path: Path, landed: tuple[Path, str, date], selection: list | None
+) -> dict[str, int]:
+    """Polars then Spark on the same landing zone (``selection`` of plant_day_job, None:
+    all); the same tables and check evaluations; a Spark re-run leaves identical tables."""
+    for key, value in TEST_CONF.items():
+        spark.conf.set(key, value)
+    landing, plant, day = landed
     polars_settings = _settings(tmp_path / "polars", landing, "polars")
     spark_settings = _settings(tmp_path / "spark", landing, "spark")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    layers = LAYERS if selection is None else tuple(dict.fromkeys(k.path[0] for k in selection))
     with DagsterInstance.ephemeral() as polars_instance, DagsterInstance.ephemeral() as instance:
-        _, polars_result = _run(polars_settings, polars_instance, plant, day, reference=True)
-        defs, spark_result = _run(spark_settings, instance, plant, day, reference=True)
-        # the job ran the Spark twins (kind spark) and wrote through them
-        node = defs.resolve_asset_graph().get(
-            next(k for k in spark_result.get_asset_materialization_events()).asset_key
-        )
-        assert "dagster/kind/spark" in node.tags
+        _, polars_result = _run(polars_settings, polars_instance, plant, day, True, selection)
+        defs, spark_result = _run(spark_settings, instance, plant, day, True, selection)
+        # the job ran the Spark twins (kind spark), which wrote the tables themselves
+        graph = defs.resolve_asset_graph()
+        materialized = spark_result.get_asset_materialization_events()
+        assert materialized
+        for event in materialized:
+            assert "dagster/kind/spark" in graph.get(event.asset_key).tags
         compared = compare_lakes(
-            Path(polars_settings.lake_root), Path(spark_settings.lake_root), LAYERS
+            Path(polars_settings.lake_root), Path(spark_settings.lake_root), layers
         )
-        assert len(compared) == 17  # 4 bronze, 5 silver, 4 quarantine, 4 gold
-        assert compared["silver/sensor_readings"] > 0 and compared["gold/oee_daily"] > 0
-        assert compared["quarantine/sensor_readings"] > 0  # bad input reached quarantine
         expected = _evaluations(polars_result)
         assert expected and _evaluations(spark_result) == expected
         # per-partition row counts from the write (Parquet footers)
         key = str(partition_key(plant, day))
-        for event in spark_result.get_asset_materialization_events():
+        for event in materialized:
             mat = event.event_specific_data.materialization
             assert mat.partition == key
-            assert (
-                mat.metadata["dagster/row_count"].value == compared[mat.asset_key.to_user_string()]
-            )
+            rows = mat.metadata["dagster/row_count"].value
+            assert rows == compared[mat.asset_key.to_user_string()], mat.asset_key
         # a re-run replaces exactly its partitions: identical tables, no duplicates
-        _, again = _run(spark_settings, instance, plant, day, reference=False)
+        _, again = _run(spark_settings, instance, plant, day, False, selection)
         assert _evaluations(again) == expected
-        assert (
-            compare_lakes(Path(polars_settings.lake_root), Path(spark_settings.lake_root), LAYERS)
-            == compared
+        again_compared = compare_lakes(
+            Path(polars_settings.lake_root), Path(spark_settings.lake_root), layers
         )
+        assert again_compared == compared
+    return compared
+
+
+def test_sensor_chain_on_spark_equals_polars(
+    spark: Any, tmp_path: Path, landed: tuple[Path, str, date]
+) -> None:
+    """bronze -> silver (+ quarantine) -> gold/sensor_hourly with their checks."""
+    compared = _parity(spark, tmp_path, landed, SENSOR_CHAIN)
+    assert set(compared) == {k.to_user_string() for k in SENSOR_CHAIN}
+    assert compared["silver/sensor_readings"] > 0 and compared["gold/sensor_hourly"] > 0
+    assert compared["quarantine/sensor_readings"] > 0  # bad input reached quarantine
+
+
+@FULL
+def test_plant_day_job_on_spark_equals_polars(
+    spark: Any, tmp_path: Path, landed: tuple[Path, str, date]
+) -> None:
+    """The whole plant_day_job selection (4 streams, intervals, gold)."""
+    compared = _parity(spark, tmp_path, landed, None)
+    assert len(compared) == 17  # 4 bronze, 5 silver, 4 quarantine, 4 gold
+    assert compared["gold/oee_daily"] > 0 and compared["gold/loss_daily"] > 0
+    for stream in ("sensor_readings", "shots", "machine_events", "quality_inspections"):
+        assert compared[f"silver/{stream}"] > 0
