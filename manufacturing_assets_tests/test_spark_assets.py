@@ -175,3 +175,48 @@ def test_plant_day_job_on_spark_equals_polars(
     assert compared["gold/oee_daily"] > 0 and compared["gold/loss_daily"] > 0
     for stream in ("sensor_readings", "shots", "machine_events", "quality_inspections"):
         assert compared[f"silver/{stream}"] > 0
+
+
+def test_contract_as_spark_aggregations_fails_per_plant_day(spark: Any, tmp_path: Path) -> None:
+    """A null in a non-null column, a value out of range and a duplicate key fail exactly
+    the plant-days that hold them; a clean plant-day passes."""
+    import polars as pl
+
+    from manufacturing_assets.assets.spark import contract_outcomes
+    from manufacturing_assets.catalogue.model import Column, Table
+    from manufacturing_assets.spark.graph import SparkLake
+
+    t = Table(
+        layer="silver",
+        name="tiny",
+        description="test",
+        columns=(
+            Column("plant_id", pl.String, "plant", nullable=False),
+            Column("production_date", pl.Date, "day", nullable=False),
+            Column("id", pl.String, "id", nullable=False),
+            Column("value", pl.Float64, "value", ge=0),
+        ),
+        unique=("plant_id", "production_date", "id"),
+    )
+    d1, d2, d3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
+    rows = [
+        ("P01", d1, "a", 1.0),
+        ("P01", d1, "b", None),  # nullable value: fine
+        ("P01", d2, None, 1.0),  # null id
+        ("P01", d2, "c", -1.0),  # out of range
+        ("P01", d3, "d", 1.0),
+        ("P01", d3, "d", 2.0),  # duplicate key
+    ]
+    frame = spark.createDataFrame(
+        rows, "plant_id string, production_date date, id string, value double"
+    )
+    lake = SparkLake(spark, str(tmp_path))
+    parts = [("P01", d) for d in (d1, d2, d3)]
+    lake.write(t, frame, [{"plant_id": p, "production_date": d} for p, d in parts])
+    out = contract_outcomes(lake, t, parts)
+    assert out[("P01", d1)].passed and out[("P01", d1)].metadata["rows"] == 2
+    assert not out[("P01", d2)].passed and out[("P01", d2)].metadata["failures"] == 2
+    text = out[("P01", d2)].metadata["failure_cases"].value
+    assert "`id` not_nullable" in text and "`value` greater_than_or_equal_to" in text
+    assert not out[("P01", d3)].passed
+    assert "unique" in out[("P01", d3)].metadata["failure_cases"].value
