@@ -87,6 +87,18 @@ step_processes = multiprocess_executor.configured(
 )
 
 
+def assets_for(settings: Settings) -> list:
+    """``ASSETS``; with ``MA_ENGINE=spark`` the plant x date transformation assets (bronze,
+    silver, quarantine, intervals, gold) are their Spark twins (``assets/spark.py``: same
+    keys, partitions, checks and policies; the body runs Spark plans and writes the Delta
+    tables itself). Master data, dimensions, facts and warehouse assets stay as they are."""
+    if settings.engine != "spark":
+        return list(ASSETS)
+    from manufacturing_assets.assets.spark import with_spark_assets
+
+    return with_spark_assets(ASSETS)
+
+
 def build_defs(settings: Settings | None = None) -> Definitions:
     """The code location for ``settings`` (default: the environment)."""
     settings = settings or Settings.from_env()
@@ -106,7 +118,7 @@ def build_defs(settings: Settings | None = None) -> Definitions:
     sensors += [build_data_quality_sensor(status), build_health_sensor(settings, status)]
     # the landing zone (external) and its check `unroutable_files`, reported by the landing
     # sensor (checks/landing_zone.py); not in ASSETS: nothing materializes it
-    assets: list = [*ASSETS, *ops_assets(settings.warehouse), landing_zone_spec]
+    assets: list = [*assets_for(settings), *ops_assets(settings.warehouse), landing_zone_spec]
     # Kafka (docs/kafka.md): only when KAFKA_BOOTSTRAP_SERVERS is set (resource `kafka`).
     kafka_settings = settings.kafka_settings()
     if kafka_settings is not None:
