@@ -6,13 +6,12 @@ partitions, verdicts), and a re-run replaces its partitions (identical tables)."
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetKey, AssetsDefinition, DagsterInstance
+from dagster import AssetsDefinition, DagsterInstance
 
 from manufacturing_assets.environment import Settings
 from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key
@@ -21,13 +20,6 @@ from manufacturing_assets.spark.session import SMALL_DATA_CONF
 from manufacturing_assets_tests.test_spark_engine import compare_lakes
 
 pytestmark = pytest.mark.integration
-# The whole plant_day_job on Spark, run twice (re-run check) next to Polars: 168 s at load
-# 2-6 on the shared 2-core machine with the small-data settings, on top of the sensor chain
-# (114 s): over the test budget together, so it runs with MA_SPARK_FULL_TESTS=1.
-FULL = pytest.mark.skipif(
-    os.environ.get("MA_SPARK_FULL_TESTS") != "1",
-    reason="set MA_SPARK_FULL_TESTS=1 (minutes: the whole plant_day_job on Spark)",
-)
 LAYERS = ("bronze", "silver", "quarantine", "gold")
 
 
@@ -103,14 +95,6 @@ def test_spark_definitions_mirror_polars() -> None:
             }
 
 
-SENSOR_CHAIN = [
-    AssetKey(["bronze", "sensor_readings"]),
-    AssetKey(["silver", "sensor_readings"]),
-    AssetKey(["quarantine", "sensor_readings"]),
-    AssetKey(["gold", "sensor_hourly"]),
-]
-
-
 @pytest.fixture(scope="module")
 def landed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, date]:
     from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
@@ -168,17 +152,6 @@ def _parity(
     return compared
 
 
-def test_sensor_chain_on_spark_equals_polars(
-    spark: Any, tmp_path: Path, landed: tuple[Path, str, date]
-) -> None:
-    """bronze -> silver (+ quarantine) -> gold/sensor_hourly with their checks."""
-    compared = _parity(spark, tmp_path, landed, SENSOR_CHAIN)
-    assert set(compared) == {k.to_user_string() for k in SENSOR_CHAIN}
-    assert compared["silver/sensor_readings"] > 0 and compared["gold/sensor_hourly"] > 0
-    assert compared["quarantine/sensor_readings"] > 0  # bad input reached quarantine
-
-
-@FULL
 def test_plant_day_job_on_spark_equals_polars(
     spark: Any, tmp_path: Path, landed: tuple[Path, str, date]
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -128,42 +127,6 @@ def test_killed_between_parquet_write_and_commit(spark: Any, tmp_path: Path) -> 
 # ---------------------------------------------------------------- whole graph
 
 
-def _sample(root: Path) -> tuple[Any, str, date]:
-    """One plant-day of the generated sample (every stream, bad input included), run
-    through the whole graph on Polars (the real Dagster runs of `run_pipeline`)."""
-    from manufacturing_assets.environment import Settings
-    from manufacturing_assets.pipeline import run_pipeline
-    from manufacturing_assets_tools.generator import GeneratorConfig, generate_landing_zone
-    from manufacturing_assets_tools.generator.config import DEFAULT_PLANTS
-
-    settings = Settings.from_env({"MA_DATA_DIR": str(root)})
-    config = GeneratorConfig(
-        days=2,
-        plants=DEFAULT_PLANTS[:1],
-        machines_per_plant=2,
-        readings_per_machine_per_day=48,
-        shots_per_machine_per_day=40,
-    )
-    generate_landing_zone(LandingZone(root=settings.landing_root), config)
-    plant, day = config.plants[0].plant_id, config.start_date
-    (root / "home").mkdir(parents=True)
-    with DagsterInstance.local_temp(str(root / "home")) as instance:
-        run_pipeline(settings, instance, partitions=[(plant, day)], log=lambda *_: None)
-    return settings, plant, day
-
-
-def _progress() -> Any:
-    """Prints each table written with the seconds it took (``pytest -s`` shows them)."""
-    last = [time.monotonic()]
-
-    def log(message: str) -> None:
-        now = time.monotonic()
-        print(f"[spark {now - last[0]:5.1f} s] {message}", flush=True)
-        last[0] = now
-
-    return log
-
-
 def compare_lakes(
     left_root: Path, right_root: Path, layers: tuple[str, ...] = LAYERS
 ) -> dict[str, int]:
@@ -192,32 +155,6 @@ def compare_lakes(
             )
             compared[name] = left.height
     return compared
-
-
-def test_whole_graph_parity_one_plant_day(spark: Any, tmp_path: Path) -> None:
-    from manufacturing_assets.assets.marts import calendar_range
-    from manufacturing_assets.spark.graph import SparkLake, run_graph
-
-    for key, value in TEST_CONF.items():
-        spark.conf.set(key, value)
-    settings, plant, day = _sample(tmp_path)
-    spark_root = tmp_path / "spark_lake"
-    # master data is the same embedded stage on both engines (a few hundred CSV rows)
-    shutil.copytree(Path(settings.lake_root) / "reference", spark_root / "reference")
-    lake = SparkLake(spark, str(spark_root))
-    run_graph(
-        lake,
-        LandingZone(root=settings.landing_root),
-        {plant: [day]},
-        calendar_range(),
-        log=_progress(),
-    )
-    compared = compare_lakes(Path(settings.lake_root), spark_root)
-    assert len(compared) == 28
-    for stream in ("sensor_readings", "shots", "machine_events", "quality_inspections"):
-        assert compared[f"bronze/{stream}"] > 0 and compared[f"silver/{stream}"] > 0
-        assert compared[f"quarantine/{stream}"] > 0  # the bad input reached quarantine
-    assert compared["gold/oee_daily"] > 0 and compared["marts/fact_shot"] > 0
 
 
 # ---------------------------------------------------------------- a real cluster
