@@ -43,6 +43,7 @@ from manufacturing_assets.partitions import PLANT_DIMENSION, partition_key, plan
 from manufacturing_assets.pipeline import QUIET
 from manufacturing_assets.resources.engine import EngineResource
 from manufacturing_assets.resources.landing_zone import LandingZone
+from manufacturing_assets.resources.replay_ledger import ReplayLedger
 from manufacturing_assets_tests.test_production_transforms import (
     DAY,
     M1,
@@ -89,6 +90,7 @@ class Lake:
             "landing": LandingZone(root=str(root / "landing")),
             "io_manager": DeltaLakeIOManager(root_uri=self.lake),
             "engine": EngineResource(),
+            "replay_ledger": ReplayLedger(lake_root=self.lake),
         }
         self.instance = DagsterInstance.ephemeral()
         self.instance.add_dynamic_partitions(PLANT_DIMENSION, ["P01"])
