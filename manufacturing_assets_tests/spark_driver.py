@@ -63,35 +63,36 @@ def standalone_cluster(workdir: Path, cores: int = 1, memory: str = "1g"):
     port, ui, worker_ui = free_port(), free_port(), free_port()
     url = f"spark://127.0.0.1:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
-    master_log = open(workdir / "master.log", "wb")  # noqa: SIM115
-    worker_log = open(workdir / "worker.log", "wb")  # noqa: SIM115
-    procs = []
+    logs: list[Any] = []
+    procs: list[subprocess.Popen] = []
+
+    def start(role: str, args: list[str], ready: bytes) -> None:
+        """Start a Spark daemon (its own process group, log in ``workdir/<role>.log``) and
+        wait until its log says ``ready``."""
+        log_path = workdir / f"{role}.log"
+        logs.append(open(log_path, "wb"))  # noqa: SIM115
+        procs.append(
+            subprocess.Popen(
+                [spark_class, *args], env=env, stdout=logs[-1], stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )  # fmt: skip
+        _wait_for(lambda: ready in log_path.read_bytes(), 120, f"Spark {role}")
+
     try:
-        procs.append(
-            subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                 "--port", str(port), "--webui-port", str(ui)],
-                env=env, stdout=master_log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+        start(
+            "master",
+            ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+             "--port", str(port), "--webui-port", str(ui)],
+            b"I have been elected leader",
         )  # fmt: skip
-        _wait_for(
-            lambda: b"I have been elected leader" in (workdir / "master.log").read_bytes(),
-            120,
-            "Spark master",
-        )
-        procs.append(
-            subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host",
-                 "127.0.0.1", "--cores", str(cores), "--memory", memory, "--webui-port",
-                 str(worker_ui), "--work-dir", str(workdir / "work")],
-                env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+        start(
+            "worker",
+            ["org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
+             "--cores", str(cores), "--memory", memory, "--webui-port", str(worker_ui),
+             "--work-dir", str(workdir / "work")],
+            b"Successfully registered with master",
         )  # fmt: skip
-        _wait_for(
-            lambda: b"Successfully registered with master" in (workdir / "worker.log").read_bytes(),
-            120,
-            "Spark worker",
-        )
         yield url
     finally:
         for proc in reversed(procs):
@@ -103,8 +104,8 @@ def standalone_cluster(workdir: Path, cores: int = 1, memory: str = "1g"):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        master_log.close()
-        worker_log.close()
+        for log in logs:
+            log.close()
 
 
 # the tests' data is tiny: the small-data settings (spark/session.py)
